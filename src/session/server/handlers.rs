@@ -397,6 +397,15 @@ impl ServerSession {
                 });
             }
             StreamRole::Playing(stream_name) => {
+                self.send_status(
+                    stream_id,
+                    Status::new(
+                        StatusLevel::Status,
+                        status_code::PLAY_STOP,
+                        format!("Stopped playing {stream_name}."),
+                    )
+                    .with("details", stream_name.as_str()),
+                );
                 self.events.push_back(ServerEvent::PlayFinished {
                     stream_id,
                     stream_name,

@@ -85,6 +85,8 @@ pub struct ServerSession {
     next_stream_id: u32,
     pending: Vec<(RequestId, Pending, Millis)>,
     next_request: u64,
+    /// The latest time the caller gave; deadlines of requests parked later start here.
+    now: Millis,
 }
 
 impl ServerSession {
@@ -104,6 +106,7 @@ impl ServerSession {
             next_stream_id: 1,
             pending: Vec::new(),
             next_request: 1,
+            now,
         }
     }
 
@@ -161,14 +164,34 @@ impl ServerSession {
                 }
             }
         }
+        self.now = now;
         self.transport.decoder.push(input);
-        while let Some(message) = self.transport.next_message()? {
-            self.handle_message(message, now)?;
-            if self.phase == Phase::Closing {
-                break;
+        self.process()
+    }
+
+    /// Handles buffered messages until a decision is owed. While one is, what the client
+    /// sent after the request waits in the decoder: clients that pipeline (publish, then
+    /// metadata and media at once) lose nothing, and nothing is handled out of order.
+    fn process(&mut self) -> Result<()> {
+        while self.pending.is_empty() && self.phase != Phase::Closing {
+            match self.transport.next_message()? {
+                Some(message) => self.handle_message(message, self.now)?,
+                None => break,
             }
         }
         Ok(())
+    }
+
+    /// True while the session waits for the application to accept or reject a request.
+    /// Input fed meanwhile is buffered, not handled; a caller reading from a socket should
+    /// stop reading while [`buffered_input`](Self::buffered_input) is large.
+    pub fn is_awaiting_decision(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Received bytes not yet handled.
+    pub fn buffered_input(&self) -> usize {
+        self.transport.decoder.buffered()
     }
 
     /// The next piece of output to send, or `None`.
@@ -198,6 +221,7 @@ impl ServerSession {
     /// Handles deadlines that passed: an unfinished handshake is an error, unanswered
     /// requests are rejected.
     pub fn on_timeout(&mut self, now: Millis) -> Result<()> {
+        self.now = self.now.max(now);
         if self.phase == Phase::Handshake && now >= self.handshake_deadline {
             return Err(Error::Timeout("handshake"));
         }
@@ -238,9 +262,30 @@ impl ServerSession {
         request
     }
 
-    /// Accepts a connect, publish or play request.
+    /// Accepts a connect, publish or play request, then handles what the client sent after
+    /// it. An error other than [`Error::UnknownRequest`] means the client broke the
+    /// protocol in that later input: close the connection.
     pub fn accept(&mut self, request: RequestId) -> Result<()> {
-        match self.take_pending(request)? {
+        self.answer(request, None)
+    }
+
+    /// Rejects a connect, publish or play request (a rejected connect closes the session),
+    /// then handles what the client sent after it, as [`accept`](Self::accept) does.
+    pub fn reject(&mut self, request: RequestId, rejection: Rejection) -> Result<()> {
+        self.answer(request, Some(rejection))
+    }
+
+    fn answer(&mut self, request: RequestId, rejection: Option<Rejection>) -> Result<()> {
+        let pending = self.take_pending(request)?;
+        match rejection {
+            None => self.grant(pending)?,
+            Some(rejection) => self.refuse(pending, rejection),
+        }
+        self.process()
+    }
+
+    fn grant(&mut self, pending: Pending) -> Result<()> {
+        match pending {
             Pending::Connect { object_encoding } => {
                 let t = &mut self.transport;
                 t.send_control(
@@ -335,9 +380,8 @@ impl ServerSession {
         Ok(())
     }
 
-    /// Rejects a connect, publish or play request. A rejected connect closes the session.
-    pub fn reject(&mut self, request: RequestId, rejection: Rejection) -> Result<()> {
-        match self.take_pending(request)? {
+    fn refuse(&mut self, pending: Pending, rejection: Rejection) {
+        match pending {
             Pending::Connect { .. } => {
                 let code = rejection
                     .code
@@ -386,7 +430,6 @@ impl ServerSession {
                 self.set_role(stream_id, StreamRole::Idle);
             }
         }
-        Ok(())
     }
 
     fn set_role(&mut self, stream_id: u32, role: StreamRole) {

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs every test of rtmp_core, as CI does: installs the real peers the interop tests
+# talk to, checks formatting, lints and the generated C header, then runs the unit,
+# property, fixture, corpus-replay and interop tests.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "installing test peers (ffmpeg, rtmpdump, nginx-rtmp, GStreamer, venv)"
+bash scripts/install-test-deps.sh
+export PATH="$PWD/target/test-venv/bin:$PATH"
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --all-targets -- -D warnings
+
+step "cargo test"
+cargo test --all-targets
+cargo test --doc
+
+step "include/rtmp_core.h is current"
+if git rev-parse --git-dir >/dev/null 2>&1; then
+    git diff --exit-code -- include/rtmp_core.h ||
+        { echo "include/rtmp_core.h is stale: build, then commit the regenerated header" >&2; exit 1; }
+fi
+
+echo
+echo "all tests passed"
