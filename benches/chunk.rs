@@ -64,7 +64,9 @@ fn encode_wire(messages: &[RawMessage], chunk_size: u32) -> Vec<u8> {
     encoder.set_chunk_size(chunk_size).unwrap();
     let mut wire = Vec::new();
     for m in messages {
-        encoder.encode(&m.header, m.payload.clone()).write_to(&mut wire);
+        encoder
+            .encode(&m.header, m.payload.clone())
+            .write_to(&mut wire);
     }
     wire
 }
@@ -103,22 +105,26 @@ fn decode(c: &mut Criterion) {
                 })
             },
         );
-        group.bench_with_input(BenchmarkId::new("rml_rtmp", chunk_size), &wire, |b, wire| {
-            b.iter(|| {
-                let mut decoder = ChunkDeserializer::new();
-                decoder.set_max_chunk_size(chunk_size as usize).unwrap();
-                let mut count = 0usize;
-                for read in wire.chunks(READ_SIZE) {
-                    let mut input: &[u8] = read;
-                    while let Some(m) = decoder.get_next_message(input).unwrap() {
-                        black_box(&m);
-                        count += 1;
-                        input = &[];
+        group.bench_with_input(
+            BenchmarkId::new("rml_rtmp", chunk_size),
+            &wire,
+            |b, wire| {
+                b.iter(|| {
+                    let mut decoder = ChunkDeserializer::new();
+                    decoder.set_max_chunk_size(chunk_size as usize).unwrap();
+                    let mut count = 0usize;
+                    for read in wire.chunks(READ_SIZE) {
+                        let mut input: &[u8] = read;
+                        while let Some(m) = decoder.get_next_message(input).unwrap() {
+                            black_box(&m);
+                            count += 1;
+                            input = &[];
+                        }
                     }
-                }
-                assert_eq!(count, messages.len());
-            })
-        });
+                    assert_eq!(count, messages.len());
+                })
+            },
+        );
     }
     group.finish();
 }

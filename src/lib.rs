@@ -7,8 +7,17 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 pub mod error;
+pub mod event;
 pub mod ffi;
+pub mod hub;
+pub mod media;
 pub mod protocol;
+mod runtime;
+pub mod server;
 pub mod session;
 
 pub use error::{Error, Result};
+pub use event::{ConnectionId, Decision, DisconnectReason, Event};
+pub use hub::Frame;
+pub use server::{LocalPublisher, Server, ServerBuilder};
+pub use session::MediaKind;

@@ -195,7 +195,10 @@ fn modern_ffmpeg_advertises_enhanced_codecs() {
     };
     let list = connect.fourcc_list();
     for codec in ["av01", "hvc1", "vp09", "Opus"] {
-        assert!(list.iter().any(|c| c == codec), "{codec} missing from {list:?}");
+        assert!(
+            list.iter().any(|c| c == codec),
+            "{codec} missing from {list:?}"
+        );
     }
 }
 
@@ -276,23 +279,33 @@ fn server_session_answers_recorded_clients_as_nginx_did() {
         };
         match f.role {
             Role::Publisher => {
-                assert!(events.iter().any(|e| matches!(e,
+                assert!(
+                    events.iter().any(|e| matches!(e,
                     ServerEvent::PublishRequest { stream_name, publish_type: PublishType::Live, .. }
-                        if stream_name == "test")), "{}", f.name);
+                        if stream_name == "test")),
+                    "{}",
+                    f.name
+                );
                 assert!(events.iter().any(|e| matches!(e,
                     ServerEvent::Metadata { metadata, .. } if metadata.get("width").is_some())));
                 assert_eq!(media(MediaKind::Video), f.c2s.video, "{}", f.name);
                 assert_eq!(media(MediaKind::Audio), f.c2s.audio, "{}", f.name);
-                assert!(events.iter().any(|e| matches!(e,
+                assert!(
+                    events.iter().any(|e| matches!(e,
                     ServerEvent::PublishFinished { stream_name, .. } if stream_name == "test")),
-                    "{}: no PublishFinished", f.name);
+                    "{}: no PublishFinished",
+                    f.name
+                );
             }
             Role::Player => {
                 assert!(events.iter().any(|e| matches!(e,
                     ServerEvent::PlayRequest { stream_name, .. } if stream_name == "test")));
-                assert!(events.iter().any(|e| matches!(e,
+                assert!(
+                    events.iter().any(|e| matches!(e,
                     ServerEvent::PlayFinished { stream_name, .. } if stream_name == "test")),
-                    "{}: no PlayFinished", f.name);
+                    "{}: no PlayFinished",
+                    f.name
+                );
             }
         }
     }
@@ -339,11 +352,27 @@ fn client_session_follows_recorded_nginx() {
                     .any(|e| matches!(e, ClientEvent::PlayStarted { stream_id: 1 })));
                 let video = events
                     .iter()
-                    .filter(|e| matches!(e, ClientEvent::Media { kind: MediaKind::Video, .. }))
+                    .filter(|e| {
+                        matches!(
+                            e,
+                            ClientEvent::Media {
+                                kind: MediaKind::Video,
+                                ..
+                            }
+                        )
+                    })
                     .count();
                 let audio = events
                     .iter()
-                    .filter(|e| matches!(e, ClientEvent::Media { kind: MediaKind::Audio, .. }))
+                    .filter(|e| {
+                        matches!(
+                            e,
+                            ClientEvent::Media {
+                                kind: MediaKind::Audio,
+                                ..
+                            }
+                        )
+                    })
                     .count();
                 assert_eq!((video, audio), (f.s2c.video, f.s2c.audio), "{}", f.name);
                 assert!(events

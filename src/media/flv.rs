@@ -1,0 +1,1 @@
+//! FLV files and tags (being written).

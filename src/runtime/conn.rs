@@ -1,0 +1,235 @@
+//! One client connection on a worker: its socket, its session and what it writes.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice, Read, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use mio::net::TcpStream;
+
+use crate::event::{ConnectionId, ConnectionStats, DisconnectReason};
+use crate::hub::{PublisherId, Stream};
+use crate::session::{Outgoing, RequestId, ServerSession};
+
+/// How many slices one vectored write takes at most (Linux's IOV_MAX is 1024).
+const MAX_IOVECS: usize = 256;
+
+/// A publish in progress on this connection.
+pub(crate) struct Publishing {
+    pub stream_id: u32,
+    pub name: String,
+    pub stream: Arc<Stream>,
+}
+
+/// A play in progress on this connection.
+pub(crate) struct Player {
+    pub stream_id: u32,
+    pub name: String,
+    pub stream: Arc<Stream>,
+    /// Sequence number of the next frame to send.
+    pub cursor: u64,
+    /// The publish generation the cursor belongs to (0: none seen yet).
+    pub generation: u64,
+    /// Whether the current generation's metadata and sequence headers were sent.
+    pub primed: bool,
+    /// Whether the player was told the publisher is live (PublishNotify/UnpublishNotify).
+    pub live: bool,
+    pub metadata_version: u64,
+    pub paused: bool,
+}
+
+/// A decision the application owes for this connection, with what acting on it needs.
+pub(crate) enum PendingDecision {
+    Connect,
+    Publish { stream_id: u32, name: String },
+    Play { stream_id: u32, name: String },
+}
+
+pub(crate) struct Conn {
+    pub id: ConnectionId,
+    pub socket: TcpStream,
+    pub peer: SocketAddr,
+    pub session: ServerSession,
+    out: VecDeque<Outgoing>,
+    /// Bytes of `out[0]` already written.
+    out_offset: usize,
+    out_bytes: usize,
+    pub app: String,
+    pub publishing: Option<Publishing>,
+    pub players: Vec<Player>,
+    pub pending: Vec<(RequestId, PendingDecision)>,
+    pub stats: ConnectionStats,
+    pub created: Instant,
+    /// Worker clock (ms) of the last byte received.
+    pub last_input: u64,
+    pub ping_outstanding: bool,
+    /// Set when the connection must close; the reason is reported once.
+    pub close: Option<DisconnectReason>,
+    /// Reading stopped because input waits for a decision; resume after it.
+    pub read_paused: bool,
+}
+
+/// What a read pass found.
+pub(crate) enum ReadOutcome {
+    /// The socket has no more data for now.
+    Drained,
+    /// The per-pass budget ran out; read again soon.
+    MoreLater,
+    /// The peer closed or the session failed; `close` says why.
+    Closed,
+}
+
+impl Conn {
+    pub fn new(
+        id: ConnectionId,
+        socket: TcpStream,
+        peer: SocketAddr,
+        session: ServerSession,
+        now: u64,
+    ) -> Self {
+        Conn {
+            id,
+            socket,
+            peer,
+            session,
+            out: VecDeque::new(),
+            out_offset: 0,
+            out_bytes: 0,
+            app: String::new(),
+            publishing: None,
+            players: Vec::new(),
+            pending: Vec::new(),
+            stats: ConnectionStats::default(),
+            created: Instant::now(),
+            last_input: now,
+            ping_outstanding: false,
+            close: None,
+            read_paused: false,
+        }
+    }
+
+    /// Bytes waiting to be written (the session's queue included).
+    pub fn queued_bytes(&self) -> usize {
+        self.out_bytes
+    }
+
+    /// The publisher id this connection claims streams with.
+    pub fn publisher_id(&self) -> PublisherId {
+        PublisherId::Connection(self.id.0)
+    }
+
+    pub fn fail(&mut self, reason: DisconnectReason) {
+        if self.close.is_none() {
+            self.close = Some(reason);
+        }
+    }
+
+    /// Reads what the socket has (up to `budget` bytes) into the session.
+    pub fn read(&mut self, scratch: &mut [u8], mut budget: usize, now: u64) -> ReadOutcome {
+        while budget > 0 {
+            if self.read_paused || self.close.is_some() {
+                return ReadOutcome::Drained;
+            }
+            match self.socket.read(scratch) {
+                Ok(0) => {
+                    self.fail(DisconnectReason::PeerClosed);
+                    return ReadOutcome::Closed;
+                }
+                Ok(n) => {
+                    self.stats.bytes_in += n as u64;
+                    self.last_input = now;
+                    self.ping_outstanding = false;
+                    budget = budget.saturating_sub(n);
+                    if let Err(e) = self.session.feed(&scratch[..n], now) {
+                        self.fail(DisconnectReason::ProtocolError(e.to_string()));
+                        return ReadOutcome::Closed;
+                    }
+                    if self.session.is_awaiting_decision() {
+                        // Stop reading: what arrives meanwhile stays in the kernel's buffer
+                        // and back-pressures the client.
+                        self.read_paused = true;
+                        return ReadOutcome::Drained;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ReadOutcome::Drained,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.fail(DisconnectReason::Io(e.to_string()));
+                    return ReadOutcome::Closed;
+                }
+            }
+        }
+        ReadOutcome::MoreLater
+    }
+
+    /// Moves the session's output into the write queue and writes as much as the socket
+    /// takes, in vectored writes.
+    pub fn flush(&mut self) {
+        while let Some(out) = self.session.poll_transmit() {
+            self.out_bytes += out.len();
+            self.out.push_back(out);
+        }
+        while !self.out.is_empty() && self.close.is_none() {
+            match self.write_some() {
+                Ok(0) => return self.fail(DisconnectReason::PeerClosed),
+                Ok(written) => self.consume(written),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return self.fail(DisconnectReason::Io(e.to_string())),
+            }
+        }
+    }
+
+    /// One vectored write of the front of the queue.
+    fn write_some(&mut self) -> io::Result<usize> {
+        let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+        let mut count = 0;
+        let mut offset = self.out_offset;
+        'fill: for item in &self.out {
+            match item {
+                Outgoing::Raw(bytes) => {
+                    slices[count] = IoSlice::new(&bytes[offset..]);
+                    count += 1;
+                }
+                Outgoing::Message(message) => {
+                    for segment in message.segments_from(offset) {
+                        slices[count] = IoSlice::new(segment);
+                        count += 1;
+                        if count == MAX_IOVECS {
+                            break 'fill;
+                        }
+                    }
+                }
+            }
+            offset = 0;
+            if count == MAX_IOVECS {
+                break;
+            }
+        }
+        self.socket.write_vectored(&slices[..count])
+    }
+
+    /// Drops `written` bytes from the front of the write queue.
+    fn consume(&mut self, mut written: usize) {
+        self.stats.bytes_out += written as u64;
+        self.out_bytes -= written;
+        while written > 0 {
+            let Some(front) = self.out.front() else {
+                break;
+            };
+            let left = front.len() - self.out_offset;
+            if written < left {
+                self.out_offset += written;
+                return;
+            }
+            written -= left;
+            self.out_offset = 0;
+            self.out.pop_front();
+        }
+    }
+
+    pub fn has_output(&self) -> bool {
+        !self.out.is_empty() || self.session.has_pending_output()
+    }
+}

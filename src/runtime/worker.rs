@@ -1,0 +1,668 @@
+//! A worker thread: one mio event loop over the connections it owns.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+use mio::{Events, Interest, Poll, Token};
+
+use super::conn::{Conn, PendingDecision, Player, Publishing, ReadOutcome};
+use super::{Shared, WorkerCommand};
+use crate::event::{ConnectionId, Decision, DisconnectReason, Event};
+use crate::hub::{Frame, Hub, Stream};
+use crate::protocol::command::status_code;
+use crate::session::{Rejection, RequestId, ServerEvent, ServerSession};
+
+pub(crate) const WAKE: Token = Token(usize::MAX - 1);
+
+/// How much one connection may read before others get a turn.
+const READ_BUDGET: usize = 256 * 1024;
+/// Frames moved to one player per pass.
+const FANOUT_BATCH: usize = 256;
+const TICK: Duration = Duration::from_millis(100);
+
+pub(crate) struct Worker {
+    index: usize,
+    poll: Poll,
+    commands: Receiver<WorkerCommand>,
+    shared: Arc<Shared>,
+    conns: HashMap<Token, Conn>,
+    tokens: HashMap<ConnectionId, Token>,
+    next_serial: u64,
+    /// Players on this worker, by stream key.
+    watchers: HashMap<String, Vec<Token>>,
+    /// Connections whose read budget ran out: read again before sleeping.
+    read_again: Vec<Token>,
+    scratch: Vec<u8>,
+    batch: Vec<Frame>,
+    shutdown_deadline: Option<Instant>,
+}
+
+impl Worker {
+    pub fn new(
+        index: usize,
+        poll: Poll,
+        commands: Receiver<WorkerCommand>,
+        shared: Arc<Shared>,
+    ) -> Self {
+        Worker {
+            index,
+            poll,
+            commands,
+            shared,
+            conns: HashMap::new(),
+            tokens: HashMap::new(),
+            next_serial: 1,
+            watchers: HashMap::new(),
+            read_again: Vec::new(),
+            scratch: vec![0; 64 * 1024],
+            batch: Vec::new(),
+            shutdown_deadline: None,
+        }
+    }
+
+    pub fn run(mut self) {
+        let mut events = Events::with_capacity(1024);
+        let mut last_tick = Instant::now();
+        loop {
+            let timeout = if self.read_again.is_empty() {
+                Some(TICK)
+            } else {
+                Some(Duration::ZERO)
+            };
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    log::error!("worker {} poll failed: {e}", self.index);
+                    return;
+                }
+            }
+            for event in events.iter() {
+                let token = event.token();
+                if token == WAKE {
+                    continue;
+                }
+                if event.is_readable() || event.is_read_closed() || event.is_error() {
+                    self.read(token);
+                }
+                if event.is_writable() {
+                    if let Some(conn) = self.conns.get_mut(&token) {
+                        conn.flush();
+                    }
+                    self.settle(token);
+                }
+            }
+            for token in std::mem::take(&mut self.read_again) {
+                self.read(token);
+            }
+            self.handle_commands();
+            if last_tick.elapsed() >= TICK {
+                last_tick = Instant::now();
+                self.tick();
+            }
+            if let Some(deadline) = self.shutdown_deadline {
+                let flushed = self.conns.values().all(|c| !c.has_output());
+                if flushed || Instant::now() >= deadline {
+                    let tokens: Vec<Token> = self.conns.keys().copied().collect();
+                    for token in tokens {
+                        if let Some(conn) = self.conns.get_mut(&token) {
+                            conn.fail(DisconnectReason::Shutdown);
+                        }
+                        self.settle(token);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    fn handle_commands(&mut self) {
+        while let Ok(command) = self.commands.try_recv() {
+            match command {
+                WorkerCommand::Adopt(socket, peer) => self.adopt(socket, peer),
+                WorkerCommand::Decide {
+                    conn,
+                    request,
+                    rejection,
+                } => {
+                    if let Some(&token) = self.tokens.get(&conn) {
+                        self.decide(token, request, rejection);
+                        self.read(token);
+                    }
+                }
+                WorkerCommand::Fanout(stream) => {
+                    stream.clear_wake(self.index);
+                    let tokens = self.watchers.get(stream.key()).cloned().unwrap_or_default();
+                    for token in tokens {
+                        self.pump(token, &stream);
+                        self.settle(token);
+                    }
+                }
+                WorkerCommand::Stats(reply) => {
+                    let stats = self
+                        .conns
+                        .values()
+                        .map(|c| {
+                            let mut s = c.stats.clone();
+                            s.queued_bytes = c.queued_bytes();
+                            s.uptime = c.created.elapsed();
+                            (c.id, s)
+                        })
+                        .collect();
+                    let _ = reply.send(stats);
+                }
+                WorkerCommand::Shutdown => self.begin_shutdown(),
+            }
+        }
+    }
+
+    fn adopt(&mut self, mut socket: mio::net::TcpStream, peer: std::net::SocketAddr) {
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        let id = ConnectionId::new(self.index, serial);
+        let token = Token(serial as usize);
+        if let Err(e) = self.poll.registry().register(
+            &mut socket,
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            log::warn!("cannot register {peer}: {e}");
+            self.shared.connections.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
+        let mut seed = [0u8; 32];
+        if getrandom::fill(&mut seed).is_err() {
+            // The handshake's random bytes protect nothing (its keys are public);
+            // still, make them differ per connection.
+            seed[..8].copy_from_slice(&serial.to_le_bytes());
+        }
+        let now = self.shared.now();
+        let session = ServerSession::new(self.shared.config.session.clone(), seed, now);
+        log::debug!("{id} accepted from {peer}");
+        self.conns
+            .insert(token, Conn::new(id, socket, peer, session, now));
+        self.tokens.insert(id, token);
+        if self.shutdown_deadline.is_some() {
+            if let Some(conn) = self.conns.get_mut(&token) {
+                conn.fail(DisconnectReason::Shutdown);
+            }
+            self.settle(token);
+        }
+    }
+
+    fn read(&mut self, token: Token) {
+        let now = self.shared.now();
+        let Some(conn) = self.conns.get_mut(&token) else {
+            return;
+        };
+        if let ReadOutcome::MoreLater = conn.read(&mut self.scratch, READ_BUDGET, now) {
+            self.read_again.push(token);
+        }
+        self.settle(token);
+    }
+
+    /// After anything touched a connection: handle its session's events, write, and
+    /// clean up if it must close.
+    fn settle(&mut self, token: Token) {
+        while let Some(event) = self
+            .conns
+            .get_mut(&token)
+            .and_then(|c| c.session.poll_event())
+        {
+            self.on_session_event(token, event);
+        }
+        let Some(conn) = self.conns.get_mut(&token) else {
+            return;
+        };
+        conn.flush();
+        if conn.session.is_closing() && !conn.has_output() {
+            conn.fail(DisconnectReason::Rejected);
+        }
+        if conn.close.is_some() {
+            self.remove(token);
+        }
+    }
+
+    fn on_session_event(&mut self, token: Token, event: ServerEvent) {
+        let manual = self.shared.config.manual_decisions;
+        let Some(conn) = self.conns.get_mut(&token) else {
+            return;
+        };
+        let id = conn.id;
+        match event {
+            ServerEvent::ConnectRequest { request, connect } => {
+                conn.app = connect.app().to_owned();
+                let decision = manual.then_some(Decision { conn: id, request });
+                if manual {
+                    conn.pending.push((request, PendingDecision::Connect));
+                }
+                self.shared.emit(Event::Connect {
+                    conn: id,
+                    decision,
+                    peer: conn.peer,
+                    app: connect.app().to_owned(),
+                    tc_url: connect.tc_url().map(str::to_owned),
+                    connect: Box::new(connect),
+                });
+                if !manual {
+                    self.answer_session(token, request, None);
+                }
+            }
+            ServerEvent::PublishRequest {
+                request,
+                stream_id,
+                stream_name,
+                publish_type,
+            } => {
+                let key = Hub::key(&conn.app, &stream_name);
+                let taken = self
+                    .shared
+                    .hub
+                    .get(&key)
+                    .is_some_and(|s| s.log().publisher.is_some());
+                if taken {
+                    let rejection = Rejection::with_code(
+                        status_code::PUBLISH_BAD_NAME,
+                        format!("{stream_name} is already being published."),
+                    );
+                    self.answer_session(token, request, Some(rejection));
+                    return;
+                }
+                let decision = manual.then_some(Decision { conn: id, request });
+                conn.pending.push((
+                    request,
+                    PendingDecision::Publish {
+                        stream_id,
+                        name: stream_name.clone(),
+                    },
+                ));
+                self.shared.emit(Event::Publish {
+                    conn: id,
+                    decision,
+                    app: conn.app.clone(),
+                    stream: stream_name,
+                    publish_type,
+                });
+                if !manual {
+                    self.decide(token, request, None);
+                }
+            }
+            ServerEvent::PlayRequest {
+                request,
+                stream_id,
+                stream_name,
+                ..
+            } => {
+                let decision = manual.then_some(Decision { conn: id, request });
+                conn.pending.push((
+                    request,
+                    PendingDecision::Play {
+                        stream_id,
+                        name: stream_name.clone(),
+                    },
+                ));
+                self.shared.emit(Event::Play {
+                    conn: id,
+                    decision,
+                    app: conn.app.clone(),
+                    stream: stream_name,
+                });
+                if !manual {
+                    self.decide(token, request, None);
+                }
+            }
+            ServerEvent::PublishFinished { .. } => self.stop_publishing(token),
+            ServerEvent::PlayFinished { stream_id, .. } => self.stop_playing(token, stream_id),
+            ServerEvent::Media {
+                kind,
+                timestamp,
+                payload,
+                ..
+            } => {
+                let Some(publishing) = &conn.publishing else {
+                    return;
+                };
+                conn.stats.frames_in += 1;
+                let frame = Frame::from_tag(kind, timestamp, payload);
+                let stream = publishing.stream.clone();
+                stream.counters.frames_in.fetch_add(1, Ordering::Relaxed);
+                stream
+                    .counters
+                    .bytes_in
+                    .fetch_add(frame.payload.len() as u64, Ordering::Relaxed);
+                if stream.is_tapped() {
+                    self.shared.emit(Event::Frame {
+                        app: conn.app.clone(),
+                        stream: publishing.name.clone(),
+                        frame: frame.clone(),
+                    });
+                }
+                stream.log().push(frame, self.shared.hub.limits());
+                self.shared.notify(&stream);
+            }
+            ServerEvent::Metadata { metadata, .. } => {
+                let Some(publishing) = &conn.publishing else {
+                    return;
+                };
+                let stream = publishing.stream.clone();
+                self.shared.emit(Event::Metadata {
+                    app: conn.app.clone(),
+                    stream: publishing.name.clone(),
+                    metadata: metadata.clone(),
+                });
+                stream.log().set_metadata(metadata);
+                self.shared.notify(&stream);
+            }
+            ServerEvent::Pause {
+                stream_id, pause, ..
+            } => {
+                if let Some(player) = conn.players.iter_mut().find(|p| p.stream_id == stream_id) {
+                    player.paused = pause;
+                    if !pause {
+                        // Resume live, from the newest keyframe.
+                        player.cursor = player.stream.log().join_point();
+                        let stream = player.stream.clone();
+                        self.pump(token, &stream);
+                    }
+                }
+            }
+            other => log::trace!("{id}: {other:?}"),
+        }
+    }
+
+    /// Passes an answer to the session, failing the connection on a protocol error in the
+    /// input it then handles.
+    fn answer_session(&mut self, token: Token, request: RequestId, rejection: Option<Rejection>) {
+        let Some(conn) = self.conns.get_mut(&token) else {
+            return;
+        };
+        let result = match rejection {
+            None => conn.session.accept(request),
+            Some(r) => conn.session.reject(request, r),
+        };
+        if let Err(e) = result {
+            if !matches!(e, crate::Error::UnknownRequest) {
+                conn.fail(DisconnectReason::ProtocolError(e.to_string()));
+            }
+        }
+        if !conn.session.is_awaiting_decision() {
+            conn.read_paused = false;
+        }
+    }
+
+    /// Acts on the application's (or the default) answer to a request.
+    fn decide(&mut self, token: Token, request: RequestId, rejection: Option<Rejection>) {
+        let Some(conn) = self.conns.get_mut(&token) else {
+            return;
+        };
+        let Some(index) = conn.pending.iter().position(|(r, _)| *r == request) else {
+            // Already answered, or timed out in the session.
+            return;
+        };
+        let (_, pending) = conn.pending.remove(index);
+        match (pending, rejection) {
+            (_, Some(rejection)) => self.answer_session(token, request, Some(rejection)),
+            (PendingDecision::Connect, None) => self.answer_session(token, request, None),
+            (PendingDecision::Publish { stream_id, name }, None) => {
+                let key = Hub::key(&conn.app, &name);
+                match self.shared.hub.claim(&key, conn.publisher_id()) {
+                    Ok(stream) => {
+                        conn.publishing = Some(Publishing {
+                            stream_id,
+                            name,
+                            stream: stream.clone(),
+                        });
+                        self.answer_session(token, request, None);
+                        self.shared.notify(&stream);
+                    }
+                    Err(_) => {
+                        let rejection = Rejection::with_code(
+                            status_code::PUBLISH_BAD_NAME,
+                            format!("{name} is already being published."),
+                        );
+                        self.answer_session(token, request, Some(rejection));
+                    }
+                }
+            }
+            (PendingDecision::Play { stream_id, name }, None) => {
+                let key = Hub::key(&conn.app, &name);
+                let stream = self.shared.hub.stream(&key);
+                stream.watch(self.index, true);
+                let (cursor, generation) = {
+                    let log = stream.log();
+                    (log.join_point(), log.generation)
+                };
+                conn.players.push(Player {
+                    stream_id,
+                    name,
+                    stream: stream.clone(),
+                    cursor,
+                    generation,
+                    primed: false,
+                    live: false,
+                    metadata_version: 0,
+                    paused: false,
+                });
+                self.watchers.entry(key).or_default().push(token);
+                self.answer_session(token, request, None);
+                self.pump(token, &stream);
+            }
+        }
+        self.settle(token);
+    }
+
+    /// Moves a stream's new frames (and publish changes) to one connection's players of it.
+    fn pump(&mut self, token: Token, stream: &Arc<Stream>) {
+        let queue_limit = self.shared.config.player_queue_bytes;
+        let Some(conn) = self.conns.get_mut(&token) else {
+            return;
+        };
+        // Bytes written to the socket's queue and not yet sent; frames wait in the stream's
+        // log while it is over the bound, and a player that stays over it loses GOPs.
+        let mut queued = conn.queued_bytes();
+        for player in conn.players.iter_mut() {
+            if !Arc::ptr_eq(&player.stream, stream) || player.paused {
+                continue;
+            }
+            let mut send_metadata = None;
+            let mut headers = Vec::new();
+            let mut notify = None;
+            self.batch.clear();
+            {
+                let log = stream.log();
+                if log.generation != player.generation {
+                    // A new publish: a player that was waiting starts at its first frame.
+                    player.generation = log.generation;
+                    player.cursor = log.base();
+                    player.primed = false;
+                    player.metadata_version = 0;
+                }
+                let publishing = log.publisher.is_some();
+                if publishing != player.live {
+                    notify = Some(publishing);
+                    player.live = publishing;
+                }
+                if publishing {
+                    if log.metadata_version() != player.metadata_version {
+                        player.metadata_version = log.metadata_version();
+                        send_metadata = log.metadata.clone();
+                    }
+                    if !player.primed {
+                        player.primed = true;
+                        headers.extend(log.video_header.clone());
+                        headers.extend(log.audio_header.clone());
+                    }
+                    let resume = log.resume_point(player.cursor);
+                    if resume != player.cursor {
+                        conn.stats.frames_dropped += resume.saturating_sub(player.cursor);
+                        player.cursor = resume;
+                    }
+                    if queued < queue_limit {
+                        log.frames_from(player.cursor, FANOUT_BATCH, &mut self.batch);
+                    }
+                }
+            }
+            let session = &mut conn.session;
+            let stream_id = player.stream_id;
+            match notify {
+                Some(true) if player.generation > 1 || player.cursor > 0 => {
+                    let _ = session.send_publish_notify(stream_id);
+                }
+                Some(false) => {
+                    let _ = session.send_unpublish_notify(stream_id);
+                }
+                _ => {}
+            }
+            if let Some(metadata) = send_metadata {
+                let _ = session.send_metadata(stream_id, metadata);
+            }
+            for frame in headers.iter().chain(self.batch.iter()) {
+                if session
+                    .send_media(
+                        stream_id,
+                        frame.kind,
+                        frame.timestamp,
+                        frame.payload.clone(),
+                    )
+                    .is_ok()
+                {
+                    conn.stats.frames_out += 1;
+                    queued += frame.payload.len();
+                }
+            }
+            player.cursor += self.batch.len() as u64;
+            if self.batch.len() == FANOUT_BATCH {
+                // More is waiting: come back after the socket took this.
+                self.shared.notify(stream);
+            }
+        }
+    }
+
+    fn stop_publishing(&mut self, token: Token) {
+        let Some(conn) = self.conns.get_mut(&token) else {
+            return;
+        };
+        let Some(publishing) = conn.publishing.take() else {
+            return;
+        };
+        let released = self
+            .shared
+            .hub
+            .release(&publishing.stream, conn.publisher_id());
+        if released {
+            self.shared.emit(Event::Unpublish {
+                conn: conn.id,
+                app: conn.app.clone(),
+                stream: publishing.name,
+            });
+            self.shared.notify(&publishing.stream);
+        }
+    }
+
+    fn stop_playing(&mut self, token: Token, stream_id: u32) {
+        let Some(conn) = self.conns.get_mut(&token) else {
+            return;
+        };
+        let Some(index) = conn.players.iter().position(|p| p.stream_id == stream_id) else {
+            return;
+        };
+        let player = conn.players.remove(index);
+        player.stream.watch(self.index, false);
+        if let Some(list) = self.watchers.get_mut(player.stream.key()) {
+            if let Some(i) = list.iter().position(|t| *t == token) {
+                list.swap_remove(i);
+            }
+            if list.is_empty() {
+                self.watchers.remove(player.stream.key());
+            }
+        }
+        self.shared.emit(Event::PlayStop {
+            conn: conn.id,
+            app: conn.app.clone(),
+            stream: player.name,
+        });
+    }
+
+    fn remove(&mut self, token: Token) {
+        self.stop_publishing(token);
+        let stream_ids: Vec<u32> = self
+            .conns
+            .get(&token)
+            .map(|c| c.players.iter().map(|p| p.stream_id).collect())
+            .unwrap_or_default();
+        for stream_id in stream_ids {
+            self.stop_playing(token, stream_id);
+        }
+        let Some(mut conn) = self.conns.remove(&token) else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(&mut conn.socket);
+        self.tokens.remove(&conn.id);
+        self.shared.connections.fetch_sub(1, Ordering::Relaxed);
+        let reason = conn.close.take().unwrap_or(DisconnectReason::PeerClosed);
+        log::debug!("{} closed: {reason}", conn.id);
+        self.shared.emit(Event::Disconnect {
+            conn: conn.id,
+            reason,
+        });
+    }
+
+    /// Timers: session deadlines, liveness pings, idle connections.
+    fn tick(&mut self) {
+        let now = self.shared.now();
+        let ping_ms = self.shared.config.ping_interval.as_millis() as u64;
+        let idle_ms = self.shared.config.idle_timeout.as_millis() as u64;
+        let tokens: Vec<Token> = self.conns.keys().copied().collect();
+        for token in tokens {
+            let Some(conn) = self.conns.get_mut(&token) else {
+                continue;
+            };
+            if conn.session.next_timeout().is_some_and(|t| t <= now) {
+                if let Err(e) = conn.session.on_timeout(now) {
+                    conn.fail(DisconnectReason::Timeout(e.to_string()));
+                }
+            }
+            let silent = now.saturating_sub(conn.last_input);
+            if silent >= idle_ms {
+                conn.fail(DisconnectReason::Timeout(format!(
+                    "no data for {silent} ms"
+                )));
+            } else if silent >= ping_ms && !conn.ping_outstanding && conn.session.is_connected() {
+                conn.ping_outstanding = true;
+                let _ = conn.session.ping(now as u32);
+            }
+            self.settle(token);
+        }
+        if self.index == 0 {
+            self.shared.hub.collect_idle();
+        }
+    }
+
+    /// Tells players and publishers the server is going away and gives their sockets a
+    /// bounded time to drain.
+    fn begin_shutdown(&mut self) {
+        if self.shutdown_deadline.is_some() {
+            return;
+        }
+        self.shutdown_deadline = Some(Instant::now() + self.shared.config.shutdown_grace);
+        let tokens: Vec<Token> = self.conns.keys().copied().collect();
+        for token in tokens {
+            if let Some(conn) = self.conns.get_mut(&token) {
+                for player in &conn.players {
+                    let _ = conn.session.send_unpublish_notify(player.stream_id);
+                }
+                if let Some(publishing) = &conn.publishing {
+                    let status = crate::protocol::command::Status::new(
+                        crate::protocol::command::StatusLevel::Status,
+                        status_code::UNPUBLISH_SUCCESS,
+                        "The server is shutting down.",
+                    );
+                    conn.session.send_status(publishing.stream_id, status);
+                }
+                conn.flush();
+            }
+        }
+    }
+}
