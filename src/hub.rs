@@ -187,11 +187,11 @@ impl StreamLog {
         if frame.keyframe {
             self.keyframes.push_back(self.head());
             // Keep the previous GOP for players a little behind; older ones go.
-            while self.keyframes.len() > 2 {
+            if self.keyframes.len() > 2 {
                 self.keyframes.pop_front();
+                let keep_from = self.keyframes[0];
+                self.drop_until(keep_from);
             }
-            let keep_from = self.keyframes[0];
-            self.drop_until(keep_from);
         }
         self.cached_bytes += frame.payload.len();
         self.frames.push_back(frame);
@@ -464,7 +464,7 @@ mod tests {
         for i in 0..30u32 {
             log.push(video(i * 33, i % 10 == 0, 100), &limits);
         }
-        // Keyframes at 0, 10, 20: the log starts at 10; joiners start at 20.
+        // Keyframes at 0, 10, 20: the log keeps two GOPs from 10; joiners start at 20.
         assert_eq!(log.base(), 10);
         assert_eq!(log.head(), 30);
         assert_eq!(log.join_point(), 20);

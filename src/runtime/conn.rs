@@ -33,8 +33,8 @@ pub(crate) struct Player {
     pub generation: u64,
     /// Whether the current generation's metadata and sequence headers were sent.
     pub primed: bool,
-    /// Whether the player was told the publisher is live (PublishNotify/UnpublishNotify).
-    pub live: bool,
+    /// Whether the stream had a publisher when the player last looked (`None`: not yet).
+    pub live: Option<bool>,
     pub metadata_version: u64,
     pub paused: bool,
 }

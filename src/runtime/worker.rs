@@ -432,7 +432,14 @@ impl Worker {
                 stream.watch(self.index, true);
                 let (cursor, generation) = {
                     let log = stream.log();
-                    (log.join_point(), log.generation)
+                    // Joining a live stream starts at its GOP cache; a player that waits
+                    // for a publisher starts at its first frame.
+                    let cursor = if log.publisher.is_some() {
+                        log.join_point()
+                    } else {
+                        log.head()
+                    };
+                    (cursor, log.generation)
                 };
                 conn.players.push(Player {
                     stream_id,
@@ -441,7 +448,7 @@ impl Worker {
                     cursor,
                     generation,
                     primed: false,
-                    live: false,
+                    live: None,
                     metadata_version: 0,
                     paused: false,
                 });
@@ -480,24 +487,31 @@ impl Worker {
                     player.metadata_version = 0;
                 }
                 let publishing = log.publisher.is_some();
-                if publishing != player.live {
-                    notify = Some(publishing);
-                    player.live = publishing;
+                if player.live != Some(publishing) {
+                    // A player learns of changes, not of the state it joined in.
+                    if player.live.is_some() {
+                        notify = Some(publishing);
+                    }
+                    player.live = Some(publishing);
                 }
-                if publishing {
+                // Frames of the current publish go out even after the publisher left:
+                // its last frames may still be in the log.
+                if log.generation > 0 {
                     if log.metadata_version() != player.metadata_version {
                         player.metadata_version = log.metadata_version();
                         send_metadata = log.metadata.clone();
+                    }
+                    let resume = log.resume_point(player.cursor);
+                    if resume != player.cursor {
+                        // The frames skipped may have held new sequence headers.
+                        conn.stats.frames_dropped += resume.saturating_sub(player.cursor);
+                        player.cursor = resume;
+                        player.primed = false;
                     }
                     if !player.primed {
                         player.primed = true;
                         headers.extend(log.video_header.clone());
                         headers.extend(log.audio_header.clone());
-                    }
-                    let resume = log.resume_point(player.cursor);
-                    if resume != player.cursor {
-                        conn.stats.frames_dropped += resume.saturating_sub(player.cursor);
-                        player.cursor = resume;
                     }
                     if queued < queue_limit {
                         log.frames_from(player.cursor, FANOUT_BATCH, &mut self.batch);
@@ -506,14 +520,8 @@ impl Worker {
             }
             let session = &mut conn.session;
             let stream_id = player.stream_id;
-            match notify {
-                Some(true) if player.generation > 1 || player.cursor > 0 => {
-                    let _ = session.send_publish_notify(stream_id);
-                }
-                Some(false) => {
-                    let _ = session.send_unpublish_notify(stream_id);
-                }
-                _ => {}
+            if notify == Some(true) {
+                let _ = session.send_publish_notify(stream_id);
             }
             if let Some(metadata) = send_metadata {
                 let _ = session.send_metadata(stream_id, metadata);
@@ -536,6 +544,9 @@ impl Worker {
             if self.batch.len() == FANOUT_BATCH {
                 // More is waiting: come back after the socket took this.
                 self.shared.notify(stream);
+            }
+            if notify == Some(false) {
+                let _ = session.send_unpublish_notify(stream_id);
             }
         }
     }

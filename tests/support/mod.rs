@@ -1,0 +1,177 @@
+//! Helpers for tests that run real peers (ffmpeg, rtmpdump, GStreamer) against the server.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Panics with a clear message if a peer the test needs is not installed: interop tests
+/// never skip silently. `bash scripts/install-test-deps.sh` installs them all.
+pub fn require(program: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        found,
+        "{program} is not installed: run `bash scripts/install-test-deps.sh` first"
+    );
+}
+
+/// A child process killed when dropped, so a failing test leaves nothing behind.
+pub struct Peer {
+    pub name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Peer {
+    pub fn spawn(name: &str, program: &str, args: &[&str]) -> Peer {
+        require(program);
+        let log = scratch().join(format!("{name}.log"));
+        let file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+        Peer {
+            name: name.to_owned(),
+            child,
+            log,
+        }
+    }
+
+    /// Waits for the process to exit; panics after `timeout`.
+    pub fn wait(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "{} did not finish in {timeout:?}; log:\n{}",
+                    self.name,
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Sends SIGINT (GStreamer's -e turns it into a clean end of stream).
+    pub fn interrupt(&self) {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits and checks the exit status is success.
+    pub fn finish(&mut self, timeout: Duration) {
+        let status = self.wait(timeout);
+        assert!(
+            status.success(),
+            "{} failed ({status}):\n{}",
+            self.name,
+            self.log_text()
+        );
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A directory for this test run's files.
+pub fn scratch() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("interop");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Video and audio packet counts of a media file, by ffprobe.
+pub fn packet_counts(path: &Path) -> (usize, usize) {
+    require("ffprobe");
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-count_packets", "-show_entries"])
+        .args(["stream=codec_type,nb_read_packets", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (mut video, mut audio) = (0, 0);
+    for line in text.lines() {
+        let mut parts = line.split(',');
+        let kind = parts.next().unwrap_or("");
+        let count: usize = parts
+            .next()
+            .and_then(|c| c.trim().parse().ok())
+            .unwrap_or(0);
+        match kind {
+            "video" => video = count,
+            "audio" => audio = count,
+            _ => {}
+        }
+    }
+    (video, audio)
+}
+
+/// What ffmpeg reports while decoding every frame of a file (empty: decodes cleanly).
+pub fn decode_errors(path: &Path) -> String {
+    require("ffmpeg");
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
+    if !out.status.success() {
+        text.push_str(&format!("\nffmpeg exited with {}", out.status));
+    }
+    text
+}
+
+/// A 6 s H.264 (30 fps, GOP 30) + AAC FLV made once per test run, and its packet counts.
+pub fn source_flv() -> &'static (PathBuf, (usize, usize)) {
+    static SOURCE: OnceLock<(PathBuf, (usize, usize))> = OnceLock::new();
+    SOURCE.get_or_init(|| {
+        require("ffmpeg");
+        let path = scratch().join("source.flv");
+        let status = Command::new("ffmpeg")
+            .args(["-v", "error", "-y"])
+            .args(["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30"])
+            .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"])
+            .args([
+                "-t",
+                "6",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-g",
+                "30",
+            ])
+            .args(["-b:v", "500k", "-c:a", "aac", "-b:a", "64k", "-f", "flv"])
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(status.success(), "cannot make the source file");
+        let counts = packet_counts(&path);
+        (path, counts)
+    })
+}
