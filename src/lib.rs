@@ -19,5 +19,5 @@ pub mod session;
 pub use error::{Error, Result};
 pub use event::{ConnectionId, Decision, DisconnectReason, Event};
 pub use hub::Frame;
-pub use server::{LocalPublisher, Server, ServerBuilder};
+pub use server::{LocalPublisher, Server, ServerBuilder, ServerHandle};
 pub use session::MediaKind;

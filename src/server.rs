@@ -159,14 +159,19 @@ impl ServerBuilder {
             return Err(Error::InvalidState("no listen address"));
         }
         let (runtime, events) = Runtime::start(self.config)?;
-        Ok(Server { runtime, events })
+        Ok(Server::new(runtime, events))
     }
 }
 
 /// A running embedded RTMP server. Dropping it shuts it down.
+///
+/// Everything that acts on the server lives on [`ServerHandle`], which `Server`
+/// dereferences to and which callbacks receive.
 pub struct Server {
     runtime: Runtime,
+    handle: ServerHandle,
     events: Receiver<Event>,
+    dispatcher: Option<std::thread::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -177,19 +182,40 @@ impl std::fmt::Debug for Server {
     }
 }
 
+impl std::ops::Deref for Server {
+    type Target = ServerHandle;
+
+    fn deref(&self) -> &ServerHandle {
+        &self.handle
+    }
+}
+
 impl Server {
     /// A builder with safe defaults.
     pub fn builder() -> ServerBuilder {
         ServerBuilder::default()
     }
 
-    fn shared(&self) -> &Arc<Shared> {
-        &self.runtime.shared
+    fn new(runtime: Runtime, events: Receiver<Event>) -> Self {
+        let handle = ServerHandle {
+            shared: runtime.shared.clone(),
+        };
+        Server {
+            runtime,
+            handle,
+            events,
+            dispatcher: None,
+        }
     }
 
     /// The addresses the server listens on (with the real port when 0 was asked).
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.runtime.local_addrs
+    }
+
+    /// A cloneable handle for other threads.
+    pub fn handle(&self) -> ServerHandle {
+        self.handle.clone()
     }
 
     /// The event channel, for `select!` or iteration on the application's own thread.
@@ -200,6 +226,81 @@ impl Server {
     /// Waits up to `timeout` for the next event; `None` on timeout or after shutdown.
     pub fn next_event(&self, timeout: Duration) -> Option<Event> {
         self.events.recv_timeout(timeout).ok()
+    }
+
+    /// Delivers every event to `handler` on a dispatcher thread the library owns, instead
+    /// of [`next_event`](Self::next_event). The handler runs on no I/O worker, so a slow
+    /// handler delays only the events behind it; a panic in it is logged and the
+    /// dispatcher goes on. Fails if a dispatcher already runs.
+    pub fn dispatch<F>(&mut self, mut handler: F) -> Result<()>
+    where
+        F: FnMut(&ServerHandle, Event) + Send + 'static,
+    {
+        if self.dispatcher.is_some() {
+            return Err(Error::InvalidState("a dispatcher already runs"));
+        }
+        let events = self.events.clone();
+        let handle = self.handle.clone();
+        let thread = std::thread::Builder::new()
+            .name("rtmp-dispatcher".into())
+            .spawn(move || loop {
+                match events.recv_timeout(Duration::from_millis(100)) {
+                    Ok(event) => {
+                        let call = std::panic::AssertUnwindSafe(|| handler(&handle, event));
+                        if std::panic::catch_unwind(call).is_err() {
+                            log::error!("an event handler panicked; dispatching goes on");
+                        }
+                    }
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                        if handle.shared.shutting_down.load(Ordering::Acquire) && events.is_empty()
+                        {
+                            return;
+                        }
+                    }
+                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+                }
+            })?;
+        self.dispatcher = Some(thread);
+        Ok(())
+    }
+
+    /// Stops accepting, tells players and publishers, closes every connection within the
+    /// grace period and joins the threads (the dispatcher's after it delivered the last
+    /// events). Also done on drop.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.runtime.shutdown();
+        if let Some(thread) = self.dispatcher.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Acts on a running server from any thread: decisions, taps, local publishing,
+/// statistics.
+#[derive(Clone)]
+pub struct ServerHandle {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandle").finish_non_exhaustive()
+    }
+}
+
+impl ServerHandle {
+    fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     /// Accepts a pending connect, publish or play.
@@ -290,12 +391,6 @@ impl Server {
     /// Open connections.
     pub fn connection_count(&self) -> usize {
         self.shared().connections.load(Ordering::Relaxed)
-    }
-
-    /// Stops accepting, tells players and publishers, closes every connection within the
-    /// grace period and joins the threads. Also done on drop.
-    pub fn shutdown(mut self) {
-        self.runtime.shutdown();
     }
 }
 

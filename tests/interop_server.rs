@@ -4,13 +4,12 @@
 
 mod support;
 
-use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rtmp_core::session::{ClientConfig, ClientEvent, ClientSession};
 use rtmp_core::{Event, Server};
-use support::{decode_errors, packet_counts, scratch, source_flv, Peer};
+use support::{decode_errors, drive, packet_counts, scratch, source_flv, Peer};
 
 fn start_server() -> (Server, String) {
     let server = Server::builder()
@@ -243,45 +242,6 @@ fn second_publisher_is_rejected_and_the_first_is_unharmed() {
         1,
         "only the first publisher ever published"
     );
-}
-
-/// Drives a ClientSession over a blocking socket until `stop` says so or time runs out.
-fn drive(
-    session: &mut ClientSession,
-    socket: &mut TcpStream,
-    timeout: Duration,
-    mut stop: impl FnMut(&mut ClientSession, &ClientEvent) -> bool,
-) {
-    let start = Instant::now();
-    let mut buf = vec![0u8; 64 * 1024];
-    socket
-        .set_read_timeout(Some(Duration::from_millis(50)))
-        .unwrap();
-    loop {
-        let mut wire = Vec::new();
-        while let Some(out) = session.poll_transmit() {
-            out.write_to(&mut wire);
-        }
-        socket.write_all(&wire).unwrap();
-        while let Some(event) = session.poll_event() {
-            if stop(session, &event) {
-                return;
-            }
-        }
-        assert!(start.elapsed() < timeout, "timed out");
-        match socket.read(&mut buf) {
-            Ok(0) => panic!("server closed"),
-            Ok(n) => session
-                .feed(&buf[..n], start.elapsed().as_millis() as u64)
-                .unwrap(),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(e) => panic!("{e}"),
-        }
-    }
 }
 
 #[test]

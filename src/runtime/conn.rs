@@ -37,6 +37,8 @@ pub(crate) struct Player {
     pub live: Option<bool>,
     pub metadata_version: u64,
     pub paused: bool,
+    /// The connection's queue was full when frames were waiting: pump again once it drains.
+    pub starved: bool,
 }
 
 /// A decision the application owes for this connection, with what acting on it needs.

@@ -88,10 +88,7 @@ impl Worker {
                     self.read(token);
                 }
                 if event.is_writable() {
-                    if let Some(conn) = self.conns.get_mut(&token) {
-                        conn.flush();
-                    }
-                    self.settle(token);
+                    self.on_writable(token);
                 }
             }
             for token in std::mem::take(&mut self.read_again) {
@@ -451,11 +448,35 @@ impl Worker {
                     live: None,
                     metadata_version: 0,
                     paused: false,
+                    starved: false,
                 });
                 self.watchers.entry(key).or_default().push(token);
                 self.answer_session(token, request, None);
                 self.pump(token, &stream);
             }
+        }
+        self.settle(token);
+    }
+
+    /// The socket took data: write more, and let players that stopped taking frames for a
+    /// full queue catch up.
+    fn on_writable(&mut self, token: Token) {
+        let limit = self.shared.config.player_queue_bytes;
+        let Some(conn) = self.conns.get_mut(&token) else {
+            return;
+        };
+        conn.flush();
+        let starved: Vec<Arc<Stream>> = if conn.queued_bytes() < limit {
+            conn.players
+                .iter()
+                .filter(|p| p.starved)
+                .map(|p| p.stream.clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for stream in starved {
+            self.pump(token, &stream);
         }
         self.settle(token);
     }
@@ -513,7 +534,8 @@ impl Worker {
                         headers.extend(log.video_header.clone());
                         headers.extend(log.audio_header.clone());
                     }
-                    if queued < queue_limit {
+                    player.starved = queued >= queue_limit;
+                    if !player.starved {
                         log.frames_from(player.cursor, FANOUT_BATCH, &mut self.batch);
                     }
                 }

@@ -430,3 +430,26 @@ fn second_publish_on_a_busy_stream_is_an_error() {
         Err(Error::Protocol(_))
     ));
 }
+
+#[test]
+fn oversized_names_are_protocol_errors_not_panics() {
+    let mut pair = Pair::connected(HandshakeMode::Simple);
+    pair.client
+        .publish(&"n".repeat(8_400_000), PublishType::Live)
+        .unwrap();
+    // releaseStream and FCPublish pass; the publish itself is refused.
+    let mut result = Ok(());
+    for _ in 0..4 {
+        let to_server = drain(|| pair.client.poll_transmit());
+        result = pair.server.feed(&to_server, 0);
+        if result.is_err() {
+            break;
+        }
+        let to_client = drain(|| pair.server.poll_transmit());
+        pair.client.feed(&to_client, 0).unwrap();
+    }
+    assert!(
+        matches!(&result, Err(Error::Protocol(m)) if m.contains("stream name")),
+        "{result:?}"
+    );
+}

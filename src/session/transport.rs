@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::protocol::amf::AmfLimits;
 use crate::protocol::chunk::{
     ChunkDecoder, ChunkEncoder, ChunkLimits, ChunkedMessage, MessageHeader, RawMessage,
+    MAX_MESSAGE_LENGTH,
 };
 use crate::protocol::command::NetCommand;
 use crate::protocol::message::{chunk_stream, ControlMessage, UserControlEvent};
@@ -88,7 +89,18 @@ impl Transport {
         self.bytes_sent
     }
 
+    /// Queues a message. One longer than the protocol can carry (2^24-1 bytes) is not
+    /// sent; that is logged, since only a caller's bug or an unchecked peer value can
+    /// produce it.
     pub fn send(&mut self, header: MessageHeader, payload: Bytes) {
+        if payload.len() > MAX_MESSAGE_LENGTH as usize {
+            log::error!(
+                "not sending a {}-byte message of type {}: longer than RTMP allows",
+                payload.len(),
+                header.type_id
+            );
+            return;
+        }
         let message = self.encoder.encode(&header, payload);
         self.push_chunked(message);
     }

@@ -1,6 +1,8 @@
 //! Helpers for tests that run real peers (ffmpeg, rtmpdump, GStreamer) against the server.
 #![allow(dead_code)]
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
@@ -174,4 +176,73 @@ pub fn source_flv() -> &'static (PathBuf, (usize, usize)) {
         let counts = packet_counts(&path);
         (path, counts)
     })
+}
+
+/// Drives a `ClientSession` over a blocking socket until `stop` returns true for an event;
+/// panics after `timeout`.
+pub fn drive(
+    session: &mut rtmp_core::session::ClientSession,
+    socket: &mut TcpStream,
+    timeout: Duration,
+    mut stop: impl FnMut(
+        &mut rtmp_core::session::ClientSession,
+        &rtmp_core::session::ClientEvent,
+    ) -> bool,
+) {
+    let start = Instant::now();
+    let mut buf = vec![0u8; 64 * 1024];
+    socket
+        .set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
+    loop {
+        let mut wire = Vec::new();
+        while let Some(out) = session.poll_transmit() {
+            out.write_to(&mut wire);
+        }
+        socket.write_all(&wire).unwrap();
+        while let Some(event) = session.poll_event() {
+            if stop(session, &event) {
+                return;
+            }
+        }
+        assert!(start.elapsed() < timeout, "timed out after {timeout:?}");
+        match socket.read(&mut buf) {
+            Ok(0) => panic!("the server closed the connection"),
+            Ok(n) => session
+                .feed(&buf[..n], start.elapsed().as_millis() as u64)
+                .unwrap(),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+/// Writes what a `ClientSession` has queued.
+pub fn send_pending(session: &mut rtmp_core::session::ClientSession, socket: &mut TcpStream) {
+    let mut wire = Vec::new();
+    while let Some(out) = session.poll_transmit() {
+        out.write_to(&mut wire);
+    }
+    socket.write_all(&wire).unwrap();
+}
+
+/// Connects a `ClientSession` to `addr` for app "live" and waits for the connect result.
+pub fn connect_client(
+    addr: std::net::SocketAddr,
+) -> (rtmp_core::session::ClientSession, TcpStream) {
+    use rtmp_core::session::{ClientConfig, ClientEvent, ClientSession};
+    let mut socket = TcpStream::connect(addr).unwrap();
+    let config = ClientConfig::new("live", format!("rtmp://{addr}/live"));
+    let mut client = ClientSession::new(config, [3; 32], 0);
+    drive(&mut client, &mut socket, Duration::from_secs(5), |_, e| {
+        matches!(
+            e,
+            ClientEvent::Connected { .. } | ClientEvent::ConnectFailed { .. }
+        )
+    });
+    (client, socket)
 }

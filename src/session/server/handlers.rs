@@ -84,6 +84,7 @@ impl ServerSession {
         if self.phase == Phase::AwaitingConnect {
             return match typed {
                 NetCommand::Connect(connect) => {
+                    check_name("app", connect.app())?;
                     self.app = connect.app().to_owned();
                     let object_encoding = connect.object_encoding();
                     let request = self.park(Pending::Connect { object_encoding }, now);
@@ -299,6 +300,7 @@ impl ServerSession {
         publish_type: PublishType,
         now: Millis,
     ) -> Result<()> {
+        check_name("stream", &stream_name)?;
         match self.streams.get(&stream_id) {
             Some(StreamRole::Idle) => {}
             Some(_) => {
@@ -341,6 +343,7 @@ impl ServerSession {
         reset: bool,
         now: Millis,
     ) -> Result<()> {
+        check_name("stream", &stream_name)?;
         match self.streams.get(&stream_id) {
             Some(StreamRole::Idle) => {}
             Some(_) => {
@@ -423,4 +426,18 @@ impl ServerSession {
             StreamRole::Idle => {}
         }
     }
+}
+
+/// Longest app or stream name accepted (nginx-rtmp allows 256; URLs with tokens run longer).
+pub(super) const MAX_NAME_LEN: usize = 4096;
+
+/// Names are echoed in status messages and used as keys: bound them.
+fn check_name(what: &str, name: &str) -> Result<()> {
+    if name.len() > MAX_NAME_LEN {
+        return Err(Error::Protocol(format!(
+            "{what} name of {} bytes (the limit is {MAX_NAME_LEN})",
+            name.len()
+        )));
+    }
+    Ok(())
 }
