@@ -259,7 +259,7 @@ fn players_wait_through_unpublish_and_resume_on_republish() {
     });
 
     let mut videos = [0usize; 2];
-    for round in 0..2 {
+    for (round, count) in videos.iter_mut().enumerate() {
         let mut publisher = publish_source(&format!("again-publisher-{round}"), &url);
         let mut eof = false;
         drive(&mut client, &mut socket, Duration::from_secs(20), |_, e| {
@@ -267,7 +267,7 @@ fn players_wait_through_unpublish_and_resume_on_republish() {
                 ClientEvent::Media {
                     kind: rtmp_core::MediaKind::Video,
                     ..
-                } => videos[round] += 1,
+                } => *count += 1,
                 ClientEvent::StreamEof { .. } => eof = true,
                 _ => {}
             }
