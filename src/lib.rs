@@ -21,3 +21,8 @@ pub use event::{ConnectionId, Decision, DisconnectReason, Event};
 pub use hub::Frame;
 pub use server::{LocalPublisher, Server, ServerBuilder, ServerHandle};
 pub use session::MediaKind;
+
+/// The README's examples, compiled as doc tests so they stay true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
