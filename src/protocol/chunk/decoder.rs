@@ -384,6 +384,20 @@ impl ChunkDecoder {
         let partial = stream.partial.as_mut().expect("partial message exists");
         partial.extend_from_slice(&self.buf[..chunk_len]);
         self.buf.advance(chunk_len);
+        // The following chunks of a message usually come back to back: take them here,
+        // without the general path's header parsing and stream lookup.
+        if csid < 64 && extended_field.is_none() {
+            let marker = 0xC0 | csid as u8;
+            let chunk_size = self.chunk_size as usize;
+            loop {
+                let n = (length as usize - partial.len()).min(chunk_size);
+                if n == 0 || self.buf.len() <= n || self.buf[0] != marker {
+                    break;
+                }
+                partial.extend_from_slice(&self.buf[1..=n]);
+                self.buf.advance(1 + n);
+            }
+        }
         if partial.len() < length as usize {
             return Ok(Step::Chunk);
         }
