@@ -181,7 +181,8 @@ enum Role {
 pub struct ClientSession {
     config: ClientConfig,
     state: ClientState,
-    handshake: ClientHandshake,
+    /// Dropped once done: its buffers are a few KiB per connection.
+    handshake: Option<ClientHandshake>,
     deadline: Option<Millis>,
     transport: Transport,
     events: VecDeque<ClientEvent>,
@@ -203,7 +204,7 @@ impl ClientSession {
             deadline: Some(now.saturating_add(config.connect_timeout)),
             config,
             state: ClientState::Handshake,
-            handshake,
+            handshake: Some(handshake),
             transport,
             events: VecDeque::new(),
             next_transaction: 2.0,
@@ -234,7 +235,13 @@ impl ClientSession {
         }
         if self.state == ClientState::Handshake {
             let mut out = Vec::new();
-            let (consumed, status) = self.handshake.feed(input, &mut out)?;
+            let Some(handshake) = self.handshake.as_mut() else {
+                return Err(Error::InvalidState("handshake already finished"));
+            };
+            let (consumed, status) = handshake.feed(input, &mut out)?;
+            if matches!(status, HandshakeStatus::Done(_)) {
+                self.handshake = None;
+            }
             self.transport.push_raw(out);
             self.transport.decoder.count_received(consumed);
             input = &input[consumed..];

@@ -100,7 +100,7 @@ impl ChunkDecoder {
     /// A decoder at the default chunk size of 128.
     pub fn new(limits: ChunkLimits) -> Self {
         ChunkDecoder {
-            buf: BytesMut::with_capacity(16 * 1024),
+            buf: BytesMut::new(),
             chunk_size: DEFAULT_CHUNK_SIZE,
             limits,
             low_index: [0; 64],

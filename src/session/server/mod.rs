@@ -76,7 +76,8 @@ enum Pending {
 pub struct ServerSession {
     config: ServerConfig,
     phase: Phase,
-    handshake: ServerHandshake,
+    /// Dropped once done: its buffers are a few KiB per connection.
+    handshake: Option<ServerHandshake>,
     handshake_deadline: Millis,
     transport: Transport,
     events: VecDeque<ServerEvent>,
@@ -95,7 +96,7 @@ impl ServerSession {
     pub fn new(config: ServerConfig, seed: [u8; SEED_LEN], now: Millis) -> Self {
         let transport = Transport::new(config.chunk_limits, config.amf_limits);
         ServerSession {
-            handshake: ServerHandshake::new(seed, now as u32),
+            handshake: Some(ServerHandshake::new(seed, now as u32)),
             handshake_deadline: now.saturating_add(config.handshake_timeout),
             config,
             phase: Phase::Handshake,
@@ -149,7 +150,13 @@ impl ServerSession {
         }
         if self.phase == Phase::Handshake {
             let mut out = Vec::new();
-            let (consumed, status) = self.handshake.feed(input, &mut out)?;
+            let Some(handshake) = self.handshake.as_mut() else {
+                return Err(Error::InvalidState("handshake already finished"));
+            };
+            let (consumed, status) = handshake.feed(input, &mut out)?;
+            if matches!(status, HandshakeStatus::Done(_)) {
+                self.handshake = None;
+            }
             self.transport.push_raw(out);
             // Handshake bytes count towards acknowledgements like any others.
             self.transport.decoder.count_received(consumed);
