@@ -229,6 +229,7 @@ impl Conn {
             self.out_offset = 0;
             self.out.pop_front();
         }
+        crate::session::transport::shrink_idle(&mut self.out);
     }
 
     pub fn has_output(&self) -> bool {

@@ -13,7 +13,7 @@
 
 mod client;
 mod server;
-mod transport;
+pub(crate) mod transport;
 
 pub use client::{ClientConfig, ClientEvent, ClientSession, ClientState};
 pub use server::{Rejection, ServerConfig, ServerEvent, ServerSession};

@@ -78,7 +78,11 @@ impl Transport {
     }
 
     pub fn poll_transmit(&mut self) -> Option<Outgoing> {
-        self.out.pop_front()
+        let next = self.out.pop_front();
+        if next.is_none() {
+            shrink_idle(&mut self.out);
+        }
+        next
     }
 
     pub fn has_pending_output(&self) -> bool {
@@ -196,4 +200,13 @@ impl Transport {
 /// Rejects a session call made before the handshake finished.
 pub(crate) fn not_connected() -> Error {
     Error::InvalidState("the session is not connected")
+}
+
+/// Gives back the memory of a queue that grew for a burst (a late joiner's GOP) once it is
+/// empty again: thousands of idle players should not each keep a burst's worth.
+pub(crate) fn shrink_idle<T>(queue: &mut VecDeque<T>) {
+    const KEEP: usize = 8;
+    if queue.is_empty() && queue.capacity() > 4 * KEEP {
+        queue.shrink_to(KEEP);
+    }
 }
