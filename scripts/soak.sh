@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Soak: publish/play churn against the relay server for a while, sampling its memory.
+#
+#   scripts/soak.sh [--minutes 30] [--port 19480]
+#
+# Every cycle (~20 s) the load tool connects 60 players and a publisher that loops the
+# benchmark FLV for 15 s, then everyone leaves; meanwhile short ffmpeg players join and
+# leave, and a second stream's publisher comes and goes. The server's VmRSS is sampled
+# every 10 s into target/bench/soak/rss.csv; at the end the script prints the samples'
+# summary and fails if, after a warm-up fifth, the last quarter's mean RSS exceeds the
+# first quarter's by more than 10% + 2 MiB (memory must stay flat), or if the server died.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+MINUTES=30
+PORT=19480
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --minutes) MINUTES="$2"; shift 2 ;;
+        --port) PORT="$2"; shift 2 ;;
+        *) echo "unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+OUT=target/bench/soak
+mkdir -p "$OUT"
+MEDIA=target/bench/relay_6m.flv
+[ -f "$MEDIA" ] || bash scripts/bench_relay.sh --help >/dev/null  # documents how it is made
+[ -f "$MEDIA" ] || { echo "missing $MEDIA: run scripts/bench_relay.sh once" >&2; exit 1; }
+cargo build --release --example server --example rtmp_load -q
+URL="rtmp://127.0.0.1:$PORT/live"
+
+target/release/examples/server --listen "127.0.0.1:$PORT" --workers 2 >"$OUT/server.log" 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true; pkill -P $$ 2>/dev/null || true' EXIT
+sleep 0.5
+echo "elapsed_s,rss_kb,connections_log_lines" >"$OUT/rss.csv"
+END=$((SECONDS + MINUTES * 60))
+(
+    while [ $SECONDS -lt $END ]; do
+        rss=$(awk '/VmRSS/ {print $2}' /proc/$SERVER/status 2>/dev/null || echo 0)
+        echo "$SECONDS,$rss,$(wc -l <"$OUT/server.log")" >>"$OUT/rss.csv"
+        sleep 10
+    done
+) &
+SAMPLER=$!
+cycle=0
+while [ $SECONDS -lt $END ]; do
+    cycle=$((cycle + 1))
+    target/release/examples/rtmp_load --url "$URL/soak" --players 60 --publish "$MEDIA" \
+        --duration 15 --ramp-ms 20 --json >"$OUT/load-$((cycle % 3)).json" 2>/dev/null &
+    load=$!
+    ffmpeg -v error -re -t 8 -i "$MEDIA" -c copy -f flv "$URL/side" >/dev/null 2>&1 &
+    side=$!
+    for _ in 1 2 3; do
+        sleep 2
+        timeout 4 ffmpeg -v error -i "$URL/soak" -t 2 -c copy -f null - >/dev/null 2>&1 &
+    done
+    wait $load $side 2>/dev/null || true
+    kill -0 $SERVER 2>/dev/null || { echo "the server died in cycle $cycle" >&2; exit 1; }
+    sleep 2
+done
+wait $SAMPLER
+kill -0 $SERVER || { echo "the server died" >&2; exit 1; }
+python3 - "$OUT/rss.csv" <<'PY'
+import csv, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if int(r["rss_kb"]) > 0]
+rss = [int(r["rss_kb"]) for r in rows]
+# The first fifth is warm-up (allocator arenas, GOP caches filling); compare the first and
+# last quarters of what follows.
+steady = rss[len(rss) // 5:]
+n = max(1, len(steady) // 4)
+first, last = sum(steady[:n]) / n, sum(steady[-n:]) / n
+print(f"samples {len(rss)}; RSS KiB min {min(rss)} max {max(rss)}; steady first quarter "
+      f"mean {first:.0f}, last quarter mean {last:.0f} ({(last / first - 1) * 100:+.1f}%)")
+if last > first * 1.10 + 2048:
+    sys.exit("memory grew")
+PY
+echo "cycles: $cycle; server log lines: $(wc -l <"$OUT/server.log")"
