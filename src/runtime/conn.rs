@@ -1,19 +1,16 @@
 //! One client connection on a worker: its socket, its session and what it writes.
 
-use std::collections::VecDeque;
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use mio::net::TcpStream;
 
+use super::write_queue::WriteQueue;
 use crate::event::{ConnectionId, ConnectionStats, DisconnectReason};
 use crate::hub::{PublisherId, Stream};
-use crate::session::{Outgoing, RequestId, ServerSession};
-
-/// How many slices one vectored write takes at most (Linux's IOV_MAX is 1024).
-const MAX_IOVECS: usize = 256;
+use crate::session::{RequestId, ServerSession};
 
 /// A publish in progress on this connection.
 pub(crate) struct Publishing {
@@ -53,10 +50,7 @@ pub(crate) struct Conn {
     pub socket: TcpStream,
     pub peer: SocketAddr,
     pub session: ServerSession,
-    out: VecDeque<Outgoing>,
-    /// Bytes of `out[0]` already written.
-    out_offset: usize,
-    out_bytes: usize,
+    out: WriteQueue,
     pub app: String,
     pub publishing: Option<Publishing>,
     pub players: Vec<Player>,
@@ -95,9 +89,7 @@ impl Conn {
             socket,
             peer,
             session,
-            out: VecDeque::new(),
-            out_offset: 0,
-            out_bytes: 0,
+            out: WriteQueue::default(),
             app: String::new(),
             publishing: None,
             players: Vec::new(),
@@ -113,7 +105,7 @@ impl Conn {
 
     /// Bytes waiting to be written (the session's queue included).
     pub fn queued_bytes(&self) -> usize {
-        self.out_bytes
+        self.out.len()
     }
 
     /// The publisher id this connection claims streams with.
@@ -169,67 +161,21 @@ impl Conn {
     /// takes, in vectored writes.
     pub fn flush(&mut self) {
         while let Some(out) = self.session.poll_transmit() {
-            self.out_bytes += out.len();
-            self.out.push_back(out);
+            self.out.push(out);
         }
-        while !self.out.is_empty() && self.close.is_none() {
-            match self.write_some() {
-                Ok(0) => return self.fail(DisconnectReason::PeerClosed),
-                Ok(written) => self.consume(written),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return self.fail(DisconnectReason::Io(e.to_string())),
-            }
+        if self.close.is_some() {
+            return;
         }
-    }
-
-    /// One vectored write of the front of the queue.
-    fn write_some(&mut self) -> io::Result<usize> {
-        let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
-        let mut count = 0;
-        let mut offset = self.out_offset;
-        'fill: for item in &self.out {
-            match item {
-                Outgoing::Raw(bytes) => {
-                    slices[count] = IoSlice::new(&bytes[offset..]);
-                    count += 1;
-                }
-                Outgoing::Message(message) => {
-                    for segment in message.segments_from(offset) {
-                        slices[count] = IoSlice::new(segment);
-                        count += 1;
-                        if count == MAX_IOVECS {
-                            break 'fill;
-                        }
-                    }
-                }
+        let before = self.out.written();
+        let result = self.out.flush(&mut self.socket);
+        self.stats.bytes_out += self.out.written() - before;
+        match result {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::WriteZero => {
+                self.fail(DisconnectReason::PeerClosed)
             }
-            offset = 0;
-            if count == MAX_IOVECS {
-                break;
-            }
+            Err(e) => self.fail(DisconnectReason::Io(e.to_string())),
         }
-        self.socket.write_vectored(&slices[..count])
-    }
-
-    /// Drops `written` bytes from the front of the write queue.
-    fn consume(&mut self, mut written: usize) {
-        self.stats.bytes_out += written as u64;
-        self.out_bytes -= written;
-        while written > 0 {
-            let Some(front) = self.out.front() else {
-                break;
-            };
-            let left = front.len() - self.out_offset;
-            if written < left {
-                self.out_offset += written;
-                return;
-            }
-            written -= left;
-            self.out_offset = 0;
-            self.out.pop_front();
-        }
-        crate::session::transport::shrink_idle(&mut self.out);
     }
 
     pub fn has_output(&self) -> bool {

@@ -5,6 +5,7 @@
 
 mod conn;
 mod worker;
+pub(crate) mod write_queue;
 
 use std::io;
 use std::net::SocketAddr;
