@@ -36,6 +36,11 @@ pub enum Error {
     /// The call is not valid in the session's current state.
     #[error("invalid state: {0}")]
     InvalidState(&'static str),
+    #[error("invalid RTMP URL {0}")]
+    InvalidUrl(String),
+    /// The client's send queue is over its byte bound: the network does not keep up.
+    #[error("send queue full")]
+    QueueFull,
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
 }

@@ -3,6 +3,7 @@
 //! connections to the workers in turn. A connection stays on one worker for life, so its
 //! session needs no lock.
 
+pub(crate) mod client_io;
 mod conn;
 mod worker;
 pub(crate) mod write_queue;

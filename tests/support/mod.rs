@@ -75,6 +75,23 @@ impl Peer {
             .status();
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits up to `timeout` without failing; kills the process if it is still running.
+    pub fn wait_quiet(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        None
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -245,4 +262,74 @@ pub fn connect_client(
         )
     });
     (client, socket)
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released; good enough for a test's own peers).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A throwaway nginx-rtmp (tests/tools/run_nginx_rtmp.sh), stopped when dropped.
+pub struct Nginx {
+    pub port: u16,
+    peer: Peer,
+}
+
+impl Nginx {
+    pub fn start(name: &str) -> Nginx {
+        require("nginx");
+        let port = free_port();
+        let dir = scratch().join(format!("nginx-{name}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/run_nginx_rtmp.sh");
+        let peer = Peer::spawn(
+            &format!("nginx-{name}"),
+            "bash",
+            &[
+                script.to_str().unwrap(),
+                &port.to_string(),
+                dir.to_str().unwrap(),
+            ],
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "nginx did not start:\n{}",
+                peer.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Nginx { port, peer }
+    }
+
+    pub fn url(&self, stream: &str) -> String {
+        format!("rtmp://127.0.0.1:{}/live/{stream}", self.port)
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // nginx's master quits on TERM; Peer's drop then reaps it.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.peer.pid().to_string()])
+            .status();
+        let _ = self.peer.wait_quiet(Duration::from_secs(5));
+    }
+}
+
+/// The audio and video tags of an FLV file: (type id, timestamp, body).
+pub fn flv_media_tags(path: &Path) -> Vec<(u8, u32, bytes::Bytes)> {
+    use rtmp_core::media::flv::{FlvReader, TagKind};
+    let data = bytes::Bytes::from(std::fs::read(path).unwrap());
+    FlvReader::from_bytes(data)
+        .unwrap()
+        .map(|t| t.unwrap())
+        .filter(|t| t.kind != TagKind::Script)
+        .map(|t| (t.kind.type_id(), t.timestamp, t.body))
+        .collect()
 }

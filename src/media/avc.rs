@@ -1,0 +1,858 @@
+//! H.264/AVC packaging: Annex-B access units from an encoder to FLV tag bodies (legacy codec
+//! id 7 or Enhanced RTMP `avc1`), and tag bodies back to Annex-B for a decoder.
+//!
+//! ```text
+//! Annex-B        = { 00 00 01 | 00 00 00 01 } NAL unit ...   (emulation prevention kept)
+//! AVCDecoderConfigurationRecord (ISO/IEC 14496-15 5.3.3.1)
+//!   = 01 profile compat level (111111 lengthSizeMinusOne:2) (111 numSPS:5)
+//!     { u16 len, SPS } numPPS:u8 { u16 len, PPS }
+//!     [ for the High family: (111111 chroma:2) (11111 lumaDepth-8:3) (11111 chromaDepth-8:3)
+//!       numSPSExt:u8 { u16 len, SPSExt } ]
+//! frame tag body = (frame type:4 | 7) 01 cts:si24 { u32 len, NAL unit }   (legacy)
+//!                | ExVideoTagHeader "avc1" [cts:si24] { u32 len, NAL unit } (enhanced)
+//! ```
+//!
+//! [`AvcPackager`] takes what an encoder emits (one access unit of Annex-B bytes with its
+//! pts and dts), keeps the SPS/PPS/SPS-extension it sees, emits an
+//! AVCDecoderConfigurationRecord whenever they appear or change, and turns the rest into a
+//! frame body with 4-byte lengths (SPS, PPS, SPS extension and access unit delimiters
+//! removed). [`AvcUnpacker`] goes back: it keeps the record from sequence headers and
+//! returns Annex-B frames with the parameter sets in front of every key frame.
+//!
+//! The record carries the High-profile extension (chroma format, bit depths, SPS
+//! extensions) for every profile whose SPS has those fields (100, 110, 122, 244, 44 and the
+//! SVC/MVC profiles) and for 144, which ISO/IEC 14496-15 lists; that is what ffmpeg writes.
+//!
+//! The module also holds the pieces HEVC shares: Annex-B splitting ([`split_annexb`]),
+//! length-prefixed iteration ([`length_prefixed`]), emulation-prevention removal and the
+//! Exp-Golomb bit reader.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use bytes::{BufMut, Bytes};
+
+use super::enhanced::{
+    AvcPacketType, Cursor, ExVideoHeader, FourCc, LegacyVideoHeader, MediaError, PackagedVideo,
+    Result, VideoFrame, VideoFrameType, VideoPacketType, VideoTagFormat, CODEC_ID_AVC,
+};
+
+/// NAL unit type of an IDR slice.
+pub const NAL_IDR: u8 = 5;
+/// NAL unit type of a sequence parameter set.
+pub const NAL_SPS: u8 = 7;
+/// NAL unit type of a picture parameter set.
+pub const NAL_PPS: u8 = 8;
+/// NAL unit type of an access unit delimiter.
+pub const NAL_AUD: u8 = 9;
+/// NAL unit type of a sequence parameter set extension.
+pub const NAL_SPS_EXT: u8 = 13;
+
+/// The NAL unit type of an H.264 NAL unit (0 for an empty slice).
+pub fn nal_type(nal: &[u8]) -> u8 {
+    nal.first().map_or(0, |b| b & 0x1F)
+}
+
+// ---------------------------------------------------------------------------------------
+// Annex-B and length-prefixed NAL unit streams (shared with HEVC).
+// ---------------------------------------------------------------------------------------
+
+/// Splits an Annex-B byte stream into NAL units (without start codes). Takes 3- and 4-byte
+/// start codes; bytes before the first start code and zero bytes trailing a NAL unit
+/// (the first byte of a 4-byte start code, trailing_zero_8bits) are dropped. Emulation
+/// prevention bytes are left alone. Works for H.264 and HEVC alike.
+///
+/// ```
+/// use rtmp_core::media::avc::split_annexb;
+/// let stream = [0, 0, 0, 1, 0x67, 0x42, 0, 0, 1, 0x68, 0xce, 0, 0, 3, 1];
+/// let nals: Vec<&[u8]> = split_annexb(&stream).collect();
+/// assert_eq!(nals, [&[0x67, 0x42][..], &[0x68, 0xce, 0, 0, 3, 1][..]]);
+/// ```
+pub fn split_annexb(data: &[u8]) -> AnnexBNalUnits<'_> {
+    let pos = find_start_code(data, 0).map_or(data.len(), |i| i + 3);
+    AnnexBNalUnits { data, pos }
+}
+
+/// The iterator [`split_annexb`] returns.
+#[derive(Debug, Clone)]
+pub struct AnnexBNalUnits<'a> {
+    data: &'a [u8],
+    /// Start of the next NAL unit (just after a start code), or the end.
+    pos: usize,
+}
+
+impl<'a> Iterator for AnnexBNalUnits<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        while self.pos < self.data.len() {
+            let start = self.pos;
+            let end = match find_start_code(self.data, start) {
+                Some(i) => {
+                    self.pos = i + 3;
+                    i
+                }
+                None => {
+                    self.pos = self.data.len();
+                    self.data.len()
+                }
+            };
+            let mut nal = &self.data[start..end];
+            while let [rest @ .., 0] = nal {
+                nal = rest;
+            }
+            if !nal.is_empty() {
+                return Some(nal);
+            }
+        }
+        None
+    }
+}
+
+/// Index of the next `00 00 01` at or after `from`.
+fn find_start_code(data: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while i + 2 < data.len() {
+        match data[i + 2] {
+            0 => i += 1,
+            1 if data[i] == 0 && data[i + 1] == 0 => return Some(i),
+            _ => i += 3,
+        }
+    }
+    None
+}
+
+/// Iterates the NAL units of a length-prefixed buffer (AVCC/HVCC sample data) with
+/// `length_size`-byte big-endian lengths (1 to 4). A length running past the end yields one
+/// error and ends the iteration.
+pub fn length_prefixed(data: &[u8], length_size: u8) -> LengthPrefixedNalUnits<'_> {
+    LengthPrefixedNalUnits {
+        data,
+        length_size: length_size.clamp(1, 4) as usize,
+    }
+}
+
+/// The iterator [`length_prefixed`] returns.
+#[derive(Debug, Clone)]
+pub struct LengthPrefixedNalUnits<'a> {
+    data: &'a [u8],
+    length_size: usize,
+}
+
+impl<'a> Iterator for LengthPrefixedNalUnits<'a> {
+    type Item = Result<&'a [u8]>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.data.is_empty() {
+            return None;
+        }
+        let n = self.length_size;
+        let Some(prefix) = self.data.get(..n) else {
+            self.data = &[];
+            return Some(Err(MediaError::Truncated("NAL unit length")));
+        };
+        let len = prefix.iter().fold(0usize, |acc, &b| acc << 8 | b as usize);
+        let Some(nal) = self.data.get(n..n + len) else {
+            self.data = &[];
+            return Some(Err(MediaError::Truncated("length-prefixed NAL unit")));
+        };
+        self.data = &self.data[n + len..];
+        Some(Ok(nal))
+    }
+}
+
+/// The RBSP of a NAL unit: `00 00 03` becomes `00 00`. Borrows when there is nothing to
+/// remove.
+pub fn remove_emulation_prevention(nal: &[u8]) -> Cow<'_, [u8]> {
+    let has_epb = nal.windows(3).any(|w| w == [0, 0, 3]);
+    if !has_epb {
+        return Cow::Borrowed(nal);
+    }
+    let mut out = Vec::with_capacity(nal.len());
+    let mut zeros = 0;
+    for &b in nal {
+        if zeros >= 2 && b == 3 {
+            zeros = 0;
+            continue;
+        }
+        zeros = if b == 0 { zeros + 1 } else { 0 };
+        out.push(b);
+    }
+    Cow::Owned(out)
+}
+
+/// An MSB-first bit reader with Exp-Golomb codes, over an RBSP or any bit-packed header.
+pub(crate) struct BitReader<'a> {
+    data: &'a [u8],
+    pos: usize,
+    what: &'static str,
+}
+
+impl<'a> BitReader<'a> {
+    pub(crate) fn new(data: &'a [u8], what: &'static str) -> Self {
+        BitReader { data, pos: 0, what }
+    }
+
+    pub(crate) fn bits_left(&self) -> usize {
+        (self.data.len() * 8).saturating_sub(self.pos)
+    }
+
+    pub(crate) fn bit(&mut self) -> Result<bool> {
+        let byte = *self
+            .data
+            .get(self.pos / 8)
+            .ok_or(MediaError::Truncated(self.what))?;
+        let bit = byte >> (7 - self.pos % 8) & 1;
+        self.pos += 1;
+        Ok(bit == 1)
+    }
+
+    /// Up to 64 bits.
+    pub(crate) fn bits64(&mut self, n: u32) -> Result<u64> {
+        debug_assert!(n <= 64);
+        if (n as usize) > self.bits_left() {
+            return Err(MediaError::Truncated(self.what));
+        }
+        let mut v = 0u64;
+        for _ in 0..n {
+            v = v << 1 | self.bit()? as u64;
+        }
+        Ok(v)
+    }
+
+    /// Up to 32 bits.
+    pub(crate) fn bits(&mut self, n: u32) -> Result<u32> {
+        debug_assert!(n <= 32);
+        Ok(self.bits64(n)? as u32)
+    }
+
+    pub(crate) fn skip(&mut self, n: usize) -> Result<()> {
+        if n > self.bits_left() {
+            return Err(MediaError::Truncated(self.what));
+        }
+        self.pos += n;
+        Ok(())
+    }
+
+    /// Unsigned Exp-Golomb, ue(v) (at most 31 leading zeros).
+    pub(crate) fn ue(&mut self) -> Result<u32> {
+        let mut zeros = 0;
+        while !self.bit()? {
+            zeros += 1;
+            if zeros > 31 {
+                return Err(MediaError::Invalid("Exp-Golomb code"));
+            }
+        }
+        Ok(((1u64 << zeros) - 1 + self.bits64(zeros)?) as u32)
+    }
+
+    /// Signed Exp-Golomb, se(v).
+    pub(crate) fn se(&mut self) -> Result<i32> {
+        let k = self.ue()? as i64;
+        Ok(if k % 2 == 1 { (k + 1) / 2 } else { -(k / 2) } as i32)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// SPS and the configuration record.
+// ---------------------------------------------------------------------------------------
+
+/// Profiles whose SPS carries chroma_format_idc and bit depths.
+fn high_family(profile_idc: u8) -> bool {
+    matches!(
+        profile_idc,
+        100 | 110 | 122 | 244 | 44 | 83 | 86 | 118 | 128 | 134 | 135 | 138 | 139
+    )
+}
+
+/// Profiles for which the record carries the extension fields.
+fn record_has_ext(profile_idc: u8) -> bool {
+    high_family(profile_idc) || profile_idc == 144
+}
+
+/// The fields of an H.264 sequence parameter set the configuration record needs (parsing
+/// stops after the bit depths).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AvcSps {
+    pub profile_idc: u8,
+    /// The constraint_set flags byte (profile_compatibility in the record).
+    pub constraint_flags: u8,
+    pub level_idc: u8,
+    pub id: u32,
+    /// 0 monochrome, 1 4:2:0, 2 4:2:2, 3 4:4:4 (1 unless the profile signals it).
+    pub chroma_format_idc: u8,
+    pub bit_depth_luma: u8,
+    pub bit_depth_chroma: u8,
+}
+
+impl AvcSps {
+    /// Parses an SPS NAL unit (header byte included, emulation prevention in place).
+    pub fn parse(nal: &[u8]) -> Result<AvcSps> {
+        if nal_type(nal) != NAL_SPS || nal.len() < 4 {
+            return Err(MediaError::Invalid("SPS NAL unit"));
+        }
+        let rbsp = remove_emulation_prevention(&nal[1..]);
+        let mut r = BitReader::new(&rbsp, "SPS");
+        let mut sps = AvcSps {
+            profile_idc: r.bits(8)? as u8,
+            constraint_flags: r.bits(8)? as u8,
+            level_idc: r.bits(8)? as u8,
+            id: r.ue()?,
+            chroma_format_idc: 1,
+            bit_depth_luma: 8,
+            bit_depth_chroma: 8,
+        };
+        if sps.id > 31 {
+            return Err(MediaError::Invalid("seq_parameter_set_id"));
+        }
+        if high_family(sps.profile_idc) {
+            let chroma = r.ue()?;
+            if chroma > 3 {
+                return Err(MediaError::Invalid("chroma_format_idc"));
+            }
+            if chroma == 3 {
+                r.skip(1)?; // separate_colour_plane_flag
+            }
+            let (luma, chroma_depth) = (r.ue()?, r.ue()?);
+            if luma > 6 || chroma_depth > 6 {
+                return Err(MediaError::Invalid("SPS bit depth"));
+            }
+            sps.chroma_format_idc = chroma as u8;
+            sps.bit_depth_luma = luma as u8 + 8;
+            sps.bit_depth_chroma = chroma_depth as u8 + 8;
+        }
+        Ok(sps)
+    }
+}
+
+/// The id of a PPS (pic_parameter_set_id) or SPS extension (seq_parameter_set_id): the
+/// first ue(v) after the NAL header.
+fn first_ue(nal: &[u8], what: &'static str) -> Result<u32> {
+    let rbsp = remove_emulation_prevention(nal.get(1..).unwrap_or_default());
+    BitReader::new(&rbsp, what).ue()
+}
+
+/// The High-profile fields of an [`AvcConfig`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AvcConfigExt {
+    pub chroma_format: u8,
+    pub bit_depth_luma: u8,
+    pub bit_depth_chroma: u8,
+    pub sps_ext: Vec<Bytes>,
+}
+
+/// An AVCDecoderConfigurationRecord (avcC).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AvcConfig {
+    pub profile: u8,
+    pub compatibility: u8,
+    pub level: u8,
+    /// Bytes of each NAL unit length in frames: 1, 2 or 4 (this module writes 4).
+    pub length_size: u8,
+    pub sps: Vec<Bytes>,
+    pub pps: Vec<Bytes>,
+    pub ext: Option<AvcConfigExt>,
+}
+
+impl AvcConfig {
+    /// Builds a record from parameter set NAL units: profile, compatibility and level come
+    /// from the first SPS, the extension fields from its parsed body. Sets are written in
+    /// the order given (ascending id is what the specification asks for).
+    pub fn from_parameter_sets(sps: &[Bytes], pps: &[Bytes], sps_ext: &[Bytes]) -> Result<Self> {
+        let first = sps.first().ok_or(MediaError::MissingConfig("SPS"))?;
+        if pps.is_empty() {
+            return Err(MediaError::MissingConfig("PPS"));
+        }
+        if sps.len() > 31 || pps.len() > 255 || sps_ext.len() > 255 {
+            return Err(MediaError::Invalid("parameter set count for avcC"));
+        }
+        let all = sps.iter().chain(pps).chain(sps_ext);
+        if all.clone().any(|n| n.len() > u16::MAX as usize) {
+            return Err(MediaError::Invalid("parameter set over 65535 bytes"));
+        }
+        let parsed = AvcSps::parse(first)?;
+        let ext = record_has_ext(parsed.profile_idc).then(|| AvcConfigExt {
+            chroma_format: parsed.chroma_format_idc,
+            bit_depth_luma: parsed.bit_depth_luma,
+            bit_depth_chroma: parsed.bit_depth_chroma,
+            sps_ext: sps_ext.to_vec(),
+        });
+        Ok(AvcConfig {
+            profile: parsed.profile_idc,
+            compatibility: parsed.constraint_flags,
+            level: parsed.level_idc,
+            length_size: 4,
+            sps: sps.to_vec(),
+            pps: pps.to_vec(),
+            ext,
+        })
+    }
+
+    /// Parses a record. The extension is read for profiles other than 66, 77 and 88 when
+    /// at least four bytes follow the PPS list (some writers omit it).
+    pub fn parse(record: &[u8]) -> Result<AvcConfig> {
+        let mut r = Cursor::new(record, "AVCDecoderConfigurationRecord");
+        if r.u8()? != 1 {
+            return Err(MediaError::Invalid("avcC configurationVersion"));
+        }
+        let profile = r.u8()?;
+        let compatibility = r.u8()?;
+        let level = r.u8()?;
+        let length_size = (r.u8()? & 3) + 1;
+        let sps_count = r.u8()? & 0x1F;
+        let sps = r.nal_list(sps_count as usize)?;
+        let pps_count = r.u8()?;
+        let pps = r.nal_list(pps_count as usize)?;
+        let mut ext = None;
+        if !matches!(profile, 66 | 77 | 88) && r.remaining() >= 4 {
+            let chroma_format = r.u8()? & 3;
+            let bit_depth_luma = (r.u8()? & 7) + 8;
+            let bit_depth_chroma = (r.u8()? & 7) + 8;
+            let count = r.u8()?;
+            ext = Some(AvcConfigExt {
+                chroma_format,
+                bit_depth_luma,
+                bit_depth_chroma,
+                sps_ext: r.nal_list(count as usize)?,
+            });
+        }
+        Ok(AvcConfig {
+            profile,
+            compatibility,
+            level,
+            length_size,
+            sps,
+            pps,
+            ext,
+        })
+    }
+
+    /// Appends the record.
+    pub fn write(&self, out: &mut impl BufMut) {
+        out.put_slice(&[1, self.profile, self.compatibility, self.level]);
+        out.put_u8(0xFC | (self.length_size.clamp(1, 4) - 1));
+        out.put_u8(0xE0 | self.sps.len().min(31) as u8);
+        put_nal_list(out, &self.sps[..self.sps.len().min(31)]);
+        out.put_u8(self.pps.len().min(255) as u8);
+        put_nal_list(out, &self.pps[..self.pps.len().min(255)]);
+        if let Some(ext) = &self.ext {
+            out.put_u8(0xFC | ext.chroma_format);
+            out.put_u8(0xF8 | ext.bit_depth_luma.saturating_sub(8) & 7);
+            out.put_u8(0xF8 | ext.bit_depth_chroma.saturating_sub(8) & 7);
+            out.put_u8(ext.sps_ext.len().min(255) as u8);
+            put_nal_list(out, &ext.sps_ext[..ext.sps_ext.len().min(255)]);
+        }
+    }
+
+    /// The record as bytes.
+    pub fn to_bytes(&self) -> Bytes {
+        let mut out = Vec::new();
+        self.write(&mut out);
+        out.into()
+    }
+
+    /// SPS, PPS and SPS extension NAL units, in that order.
+    pub fn parameter_sets(&self) -> impl Iterator<Item = &Bytes> {
+        let ext = self.ext.iter().flat_map(|e| e.sps_ext.iter());
+        self.sps.iter().chain(&self.pps).chain(ext)
+    }
+}
+
+pub(crate) fn put_nal_list(out: &mut impl BufMut, nals: &[Bytes]) {
+    for nal in nals {
+        out.put_u16(nal.len() as u16);
+        out.put_slice(nal);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Pieces the AVC and HEVC packagers share.
+// ---------------------------------------------------------------------------------------
+
+/// pts - dts as an SI24 composition time offset.
+pub(crate) fn composition_time(pts: i64, dts: i64) -> Result<i32> {
+    let cts = pts.saturating_sub(dts);
+    if !(-0x80_0000..=0x7F_FFFF).contains(&cts) {
+        return Err(MediaError::CompositionTimeOutOfRange(cts));
+    }
+    Ok(cts as i32)
+}
+
+/// Parameter sets by kind (three kinds per codec) and id, kept in id order.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ParamSets {
+    pub(crate) kinds: [BTreeMap<u32, Bytes>; 3],
+}
+
+impl ParamSets {
+    /// Stores a set; true if it is new or different.
+    pub(crate) fn insert(&mut self, kind: usize, id: u32, nal: &[u8]) -> bool {
+        let map = &mut self.kinds[kind];
+        if map.get(&id).is_some_and(|old| old[..] == *nal) {
+            return false;
+        }
+        map.insert(id, Bytes::copy_from_slice(nal));
+        true
+    }
+
+    pub(crate) fn list(&self, kind: usize) -> Vec<Bytes> {
+        self.kinds[kind].values().cloned().collect()
+    }
+}
+
+/// The header of a NAL-unit frame body in either format.
+pub(crate) fn write_nal_frame_header(
+    out: &mut Vec<u8>,
+    format: VideoTagFormat,
+    legacy_codec_id: u8,
+    fourcc: FourCc,
+    keyframe: bool,
+    cts: i32,
+) {
+    let frame_type = VideoFrameType::key_if(keyframe);
+    match format {
+        VideoTagFormat::Legacy => LegacyVideoHeader {
+            codec_id: legacy_codec_id,
+            ..LegacyVideoHeader::avc(frame_type, AvcPacketType::Nalu, cts)
+        }
+        .write(out),
+        VideoTagFormat::Enhanced => ExVideoHeader::coded_frames(fourcc, keyframe, cts).write(out),
+    }
+}
+
+/// A sequence header or end-of-sequence body in either format.
+pub(crate) fn nal_config_body(
+    format: VideoTagFormat,
+    legacy_codec_id: u8,
+    fourcc: FourCc,
+    end: bool,
+    record: &[u8],
+) -> Bytes {
+    match format {
+        VideoTagFormat::Legacy => {
+            let pt = if end {
+                AvcPacketType::EndOfSequence
+            } else {
+                AvcPacketType::SequenceHeader
+            };
+            LegacyVideoHeader {
+                codec_id: legacy_codec_id,
+                ..LegacyVideoHeader::avc(VideoFrameType::Key, pt, 0)
+            }
+            .to_body(record)
+        }
+        VideoTagFormat::Enhanced => {
+            let pt = if end {
+                VideoPacketType::SequenceEnd
+            } else {
+                VideoPacketType::SequenceStart
+            };
+            ExVideoHeader::new(VideoFrameType::Key, pt, fourcc).to_body(record)
+        }
+    }
+}
+
+/// What a NAL-codec tag body holds.
+pub(crate) enum NalPacket {
+    Config(Bytes),
+    Frame {
+        payload: Bytes,
+        keyframe: bool,
+        cts: i32,
+    },
+    /// End of sequence, metadata and the like.
+    Other,
+}
+
+/// Reads a legacy (`legacy_codec_id`) or Enhanced (`fourcc`) NAL-codec tag body.
+pub(crate) fn read_nal_packet(
+    body: &Bytes,
+    legacy_codec_id: u8,
+    fourcc: FourCc,
+) -> Result<NalPacket> {
+    let first = *body
+        .first()
+        .ok_or(MediaError::Truncated("video tag body"))?;
+    if first & 0x80 != 0 {
+        let (h, start) = ExVideoHeader::parse(body)?;
+        if h.packet_type == VideoPacketType::Metadata {
+            return Ok(NalPacket::Other);
+        }
+        if h.fourcc != fourcc {
+            return Err(MediaError::Invalid("video FourCC for this codec"));
+        }
+        let payload = body.slice(start..);
+        return Ok(match h.packet_type {
+            VideoPacketType::SequenceStart => NalPacket::Config(payload),
+            VideoPacketType::CodedFrames | VideoPacketType::CodedFramesX => NalPacket::Frame {
+                payload,
+                keyframe: h.frame_type == VideoFrameType::Key,
+                cts: h.composition_time,
+            },
+            _ => NalPacket::Other,
+        });
+    }
+    let (h, start) = LegacyVideoHeader::parse(body)?;
+    if h.command.is_some() {
+        return Ok(NalPacket::Other);
+    }
+    if h.codec_id != legacy_codec_id {
+        return Err(MediaError::Invalid("legacy video codec id for this codec"));
+    }
+    let payload = body.slice(start..);
+    Ok(match h.avc_packet_type {
+        Some(AvcPacketType::SequenceHeader) => NalPacket::Config(payload),
+        Some(AvcPacketType::Nalu) => NalPacket::Frame {
+            payload,
+            keyframe: h.frame_type == VideoFrameType::Key,
+            cts: h.composition_time,
+        },
+        _ => NalPacket::Other,
+    })
+}
+
+/// Length-prefixed NAL units to Annex-B (4-byte start codes), `prefix` sets first.
+pub(crate) fn nal_payload_to_annexb<'a>(
+    payload: &[u8],
+    length_size: u8,
+    prefix: impl Iterator<Item = &'a Bytes>,
+) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(payload.len() + 64);
+    for nal in prefix {
+        out.extend_from_slice(&[0, 0, 0, 1]);
+        out.extend_from_slice(nal);
+    }
+    for nal in length_prefixed(payload, length_size) {
+        out.extend_from_slice(&[0, 0, 0, 1]);
+        out.extend_from_slice(nal?);
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------
+// Packager and unpacker.
+// ---------------------------------------------------------------------------------------
+
+const KIND_SPS: usize = 0;
+const KIND_PPS: usize = 1;
+const KIND_SPS_EXT: usize = 2;
+
+/// Turns H.264 access units from an encoder into FLV video tag bodies.
+///
+/// ```
+/// use rtmp_core::media::avc::AvcPackager;
+/// # fn main() -> Result<(), rtmp_core::media::enhanced::MediaError> {
+/// // Constrained Baseline, 160x120, as x264 writes it.
+/// let sps = b"\x67\x42\xc0\x0a\xd9\x02\x84\x7e\x5c\x04\x40\x00\x00\x03\x00\x40\x00\x00\x07\x83\xc4\x89\x92";
+/// let pps = [0x68, 0xcb, 0x83, 0xcb, 0x20];
+/// let idr = [0x65, 0x88, 0x84, 0x00, 0x33];
+/// let mut access_unit = Vec::new();
+/// for nal in [&sps[..], &pps[..], &idr[..]] {
+///     access_unit.extend_from_slice(&[0, 0, 0, 1]);
+///     access_unit.extend_from_slice(nal);
+/// }
+/// let mut packager = AvcPackager::new(); // legacy FLV, codec id 7
+/// let out = packager.package(&access_unit, 40, 40)?;
+/// // First the AVCDecoderConfigurationRecord, then the frame, both at dts 40.
+/// let header = out.sequence_header.unwrap();
+/// assert_eq!(&header[..6], [0x17, 0x00, 0, 0, 0, 0x01]);
+/// let frame = out.frame.unwrap();
+/// assert_eq!(&frame[..], [0x17, 0x01, 0, 0, 0, 0, 0, 0, 5, 0x65, 0x88, 0x84, 0x00, 0x33]);
+/// assert!(out.keyframe);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct AvcPackager {
+    format: VideoTagFormat,
+    sets: ParamSets,
+    config: Option<AvcConfig>,
+    sent: Option<Bytes>,
+}
+
+impl AvcPackager {
+    /// A packager writing legacy FLV bodies (codec id 7), which every player understands.
+    pub fn new() -> Self {
+        Self::with_format(VideoTagFormat::Legacy)
+    }
+
+    /// A packager writing `format` (Enhanced: FourCC `avc1`, CodedFramesX when pts = dts).
+    pub fn with_format(format: VideoTagFormat) -> Self {
+        AvcPackager {
+            format,
+            ..Default::default()
+        }
+    }
+
+    /// The current configuration record, once an SPS and a PPS were seen.
+    pub fn config(&self) -> Option<&AvcConfig> {
+        self.config.as_ref()
+    }
+
+    /// Takes parameter sets delivered out of band (an encoder's global header): Annex-B
+    /// SPS/PPS, or an AVCDecoderConfigurationRecord (first byte 1). The next
+    /// [`package`](Self::package) emits the sequence header.
+    pub fn set_parameter_sets(&mut self, extradata: &[u8]) -> Result<()> {
+        if extradata.first() == Some(&1) {
+            let record = AvcConfig::parse(extradata)?;
+            for nal in record.parameter_sets() {
+                self.store(nal)?;
+            }
+        } else {
+            for nal in split_annexb(extradata) {
+                self.store(nal)?;
+            }
+        }
+        self.rebuild()
+    }
+
+    /// Packages one access unit (Annex-B, 3- or 4-byte start codes) with its presentation
+    /// and decode timestamps in milliseconds. The tag timestamp for every body returned is
+    /// `dts`; the frame carries `pts - dts` as composition time. A key frame is an access
+    /// unit with an IDR slice.
+    ///
+    /// Fails with [`MediaError::MissingConfig`] for picture data before any SPS/PPS, and
+    /// [`MediaError::CompositionTimeOutOfRange`] if `pts - dts` needs more than 24 bits.
+    pub fn package(&mut self, access_unit: &[u8], pts: i64, dts: i64) -> Result<PackagedVideo> {
+        let cts = composition_time(pts, dts)?;
+        let mut frame_nals = Vec::new();
+        let mut keyframe = false;
+        let mut changed = false;
+        for nal in split_annexb(access_unit) {
+            match nal_type(nal) {
+                NAL_SPS | NAL_PPS | NAL_SPS_EXT => changed |= self.store(nal)?,
+                NAL_AUD => {}
+                t => {
+                    keyframe |= t == NAL_IDR;
+                    frame_nals.push(nal);
+                }
+            }
+        }
+        if changed {
+            self.rebuild()?;
+        }
+        let sequence_header = self.take_sequence_header();
+        if frame_nals.is_empty() {
+            return Ok(PackagedVideo {
+                sequence_header,
+                ..Default::default()
+            });
+        }
+        if self.config.is_none() {
+            return Err(MediaError::MissingConfig("H.264 frame before SPS/PPS"));
+        }
+        let size: usize = frame_nals.iter().map(|n| n.len() + 4).sum();
+        let mut body = Vec::with_capacity(8 + size);
+        write_nal_frame_header(
+            &mut body,
+            self.format,
+            CODEC_ID_AVC,
+            FourCc::AVC1,
+            keyframe,
+            cts,
+        );
+        for nal in frame_nals {
+            body.put_u32(nal.len() as u32);
+            body.extend_from_slice(nal);
+        }
+        Ok(PackagedVideo {
+            sequence_header,
+            frame: Some(body.into()),
+            keyframe,
+            composition_time: cts,
+        })
+    }
+
+    /// The end-of-sequence body (legacy AVCPacketType 2, or SequenceEnd).
+    pub fn end_of_sequence(&self) -> Bytes {
+        nal_config_body(self.format, CODEC_ID_AVC, FourCc::AVC1, true, &[])
+    }
+
+    fn store(&mut self, nal: &[u8]) -> Result<bool> {
+        let (kind, id) = match nal_type(nal) {
+            NAL_SPS => (KIND_SPS, AvcSps::parse(nal)?.id),
+            NAL_PPS => (KIND_PPS, first_ue(nal, "PPS")?),
+            _ => (KIND_SPS_EXT, first_ue(nal, "SPS extension")?),
+        };
+        if id > 255 || nal.len() > u16::MAX as usize {
+            return Err(MediaError::Invalid("parameter set id or size"));
+        }
+        Ok(self.sets.insert(kind, id, nal))
+    }
+
+    fn rebuild(&mut self) -> Result<()> {
+        let (sps, pps) = (self.sets.list(KIND_SPS), self.sets.list(KIND_PPS));
+        if !sps.is_empty() && !pps.is_empty() {
+            let ext = self.sets.list(KIND_SPS_EXT);
+            self.config = Some(AvcConfig::from_parameter_sets(&sps, &pps, &ext)?);
+        }
+        Ok(())
+    }
+
+    /// The sequence header body if the record differs from the last one sent.
+    fn take_sequence_header(&mut self) -> Option<Bytes> {
+        let record = self.config.as_ref()?.to_bytes();
+        if self.sent.as_ref() == Some(&record) {
+            return None;
+        }
+        let body = nal_config_body(self.format, CODEC_ID_AVC, FourCc::AVC1, false, &record);
+        self.sent = Some(record);
+        Some(body)
+    }
+}
+
+/// Length-prefixed H.264 frame data (an AVCC sample, the payload of a frame tag) to
+/// Annex-B with 4-byte start codes; on key frames the record's SPS, PPS and SPS
+/// extensions go first.
+pub fn avcc_to_annexb(payload: &[u8], config: &AvcConfig, keyframe: bool) -> Result<Vec<u8>> {
+    let prefix = config.parameter_sets().filter(|_| keyframe);
+    nal_payload_to_annexb(payload, config.length_size, prefix)
+}
+
+/// Turns FLV video tag bodies (legacy codec id 7 or Enhanced `avc1`) back into Annex-B
+/// frames for a decoder.
+#[derive(Debug, Clone, Default)]
+pub struct AvcUnpacker {
+    config: Option<AvcConfig>,
+}
+
+impl AvcUnpacker {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The last configuration record received.
+    pub fn config(&self) -> Option<&AvcConfig> {
+        self.config.as_ref()
+    }
+
+    /// Takes one single-track tag body. A sequence header updates the configuration and
+    /// returns `None`, as do end of sequence, metadata and command frames. A frame returns
+    /// Annex-B data, with the parameter sets in front when the tag says key frame.
+    pub fn push(&mut self, body: &Bytes) -> Result<Option<VideoFrame>> {
+        match read_nal_packet(body, CODEC_ID_AVC, FourCc::AVC1)? {
+            NalPacket::Config(record) => {
+                self.config = Some(AvcConfig::parse(&record)?);
+                Ok(None)
+            }
+            NalPacket::Frame {
+                payload,
+                keyframe,
+                cts,
+            } => {
+                let config = self.config.as_ref().ok_or(MediaError::MissingConfig(
+                    "H.264 frame before sequence header",
+                ))?;
+                Ok(Some(VideoFrame {
+                    data: avcc_to_annexb(&payload, config, keyframe)?.into(),
+                    keyframe,
+                    composition_time: cts,
+                }))
+            }
+            NalPacket::Other => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "avc_tests.rs"]
+mod tests;

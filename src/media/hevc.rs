@@ -1,0 +1,811 @@
+//! H.265/HEVC packaging: Annex-B access units to Enhanced RTMP `hvc1` tag bodies (or the
+//! non-Adobe legacy codec id 12), and back to Annex-B.
+//!
+//! ```text
+//! HEVCDecoderConfigurationRecord (ISO/IEC 14496-15 8.3.3.1)
+//!   = 01 (profile_space:2 tier:1 profile_idc:5) compat_flags:32 constraint_flags:48 level:8
+//!     (1111 min_spatial_segmentation_idc:12) (111111 parallelismType:2)
+//!     (111111 chroma_format:2) (11111 luma_depth-8:3) (11111 chroma_depth-8:3)
+//!     avgFrameRate:16 (constantFrameRate:2 numTemporalLayers:3 temporalIdNested:1
+//!     lengthSizeMinusOne:2) numOfArrays:8
+//!     { (array_completeness:1 0 NAL_unit_type:6) numNalus:16 { len:16 NAL unit } }
+//! frame tag body = ExVideoTagHeader "hvc1" (CodedFrames + cts:si24 | CodedFramesX)
+//!                  { u32 len, NAL unit }
+//! ```
+//!
+//! [`HevcPackager`] keeps the VPS/SPS/PPS an encoder sends in-band and builds the record the
+//! way ffmpeg does: the general profile/tier/level merged over every VPS and SPS
+//! (profile_tier_level parsed from each), chroma format and bit depths from the SPS,
+//! min_spatial_segmentation_idc from the SPS VUI, parallelismType from the PPS, the number
+//! of temporal layers, avgFrameRate and constantFrameRate 0. One difference, on purpose:
+//! array_completeness is 1 for the three parameter-set arrays, as ISO/IEC 14496-15 requires
+//! for `hvc1`, since the packager removes them from the frames (ffmpeg writes 0). SEI NAL
+//! units stay in the frames. Key frames are access units with an IRAP picture of types 16
+//! to 21 (BLA, IDR, CRA).
+
+use bytes::{BufMut, Bytes};
+
+use super::avc::{
+    composition_time, length_prefixed, nal_config_body, nal_payload_to_annexb, put_nal_list,
+    read_nal_packet, remove_emulation_prevention, split_annexb, write_nal_frame_header, BitReader,
+    NalPacket, ParamSets,
+};
+use super::enhanced::{
+    Cursor, FourCc, MediaError, PackagedVideo, Result, VideoFrame, VideoTagFormat, CODEC_ID_HEVC,
+};
+
+pub const NAL_VPS: u8 = 32;
+pub const NAL_SPS: u8 = 33;
+pub const NAL_PPS: u8 = 34;
+pub const NAL_AUD: u8 = 35;
+pub const NAL_SEI_PREFIX: u8 = 39;
+pub const NAL_SEI_SUFFIX: u8 = 40;
+
+/// The NAL unit type of an HEVC NAL unit (bits 1-6 of the first header byte).
+pub fn nal_type(nal: &[u8]) -> u8 {
+    nal.first().map_or(0, |b| (b >> 1) & 0x3F)
+}
+
+/// True for the IRAP types a decoder can start at: BLA (16-18), IDR (19-20), CRA (21).
+pub fn is_keyframe_nal(nal_type: u8) -> bool {
+    (16..=21).contains(&nal_type)
+}
+
+/// The general part of a profile_tier_level().
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ProfileTierLevel {
+    pub profile_space: u8,
+    pub tier_flag: bool,
+    pub profile_idc: u8,
+    pub profile_compatibility_flags: u32,
+    /// 48 bits: progressive/interlaced/non-packed/frame-only and the reserved/constraint bits.
+    pub constraint_indicator_flags: u64,
+    pub level_idc: u8,
+}
+
+fn parse_ptl(r: &mut BitReader<'_>, max_sub_layers_minus1: u32) -> Result<ProfileTierLevel> {
+    let ptl = ProfileTierLevel {
+        profile_space: r.bits(2)? as u8,
+        tier_flag: r.bit()?,
+        profile_idc: r.bits(5)? as u8,
+        profile_compatibility_flags: r.bits(32)?,
+        constraint_indicator_flags: r.bits64(48)?,
+        level_idc: r.bits(8)? as u8,
+    };
+    let mut present = [(false, false); 8];
+    for p in present.iter_mut().take(max_sub_layers_minus1 as usize) {
+        *p = (r.bit()?, r.bit()?);
+    }
+    if max_sub_layers_minus1 > 0 {
+        r.skip(2 * (8 - max_sub_layers_minus1 as usize))?; // reserved_zero_2bits
+    }
+    for &(profile, level) in present.iter().take(max_sub_layers_minus1 as usize) {
+        if profile {
+            r.skip(88)?;
+        }
+        if level {
+            r.skip(8)?;
+        }
+    }
+    Ok(ptl)
+}
+
+/// The fields of an HEVC VPS the record needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HevcVps {
+    pub id: u8,
+    pub max_sub_layers: u8,
+    pub ptl: ProfileTierLevel,
+}
+
+impl HevcVps {
+    /// Parses a VPS NAL unit (2-byte header included).
+    pub fn parse(nal: &[u8]) -> Result<HevcVps> {
+        let rbsp = rbsp(nal, NAL_VPS, "VPS")?;
+        let mut r = BitReader::new(&rbsp, "VPS");
+        let id = r.bits(4)? as u8;
+        r.skip(8)?; // vps_base_layer_internal/available flags, vps_max_layers_minus1
+        let max_sub_layers_minus1 = r.bits(3)?;
+        if max_sub_layers_minus1 > 6 {
+            return Err(MediaError::Invalid("vps_max_sub_layers_minus1"));
+        }
+        r.skip(17)?; // vps_temporal_id_nesting_flag, vps_reserved_0xffff_16bits
+        Ok(HevcVps {
+            id,
+            max_sub_layers: max_sub_layers_minus1 as u8 + 1,
+            ptl: parse_ptl(&mut r, max_sub_layers_minus1)?,
+        })
+    }
+}
+
+/// The fields of an HEVC SPS the record needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HevcSps {
+    pub id: u32,
+    pub max_sub_layers: u8,
+    pub temporal_id_nesting: bool,
+    pub ptl: ProfileTierLevel,
+    pub chroma_format_idc: u8,
+    pub bit_depth_luma: u8,
+    pub bit_depth_chroma: u8,
+    /// Picture size before the conformance window.
+    pub width: u32,
+    pub height: u32,
+    /// From the VUI's bitstream restriction, when the SPS has one (and parses to there).
+    pub min_spatial_segmentation_idc: Option<u16>,
+}
+
+impl HevcSps {
+    /// Parses an SPS NAL unit (2-byte header included, base layer syntax). The part after
+    /// the bit depths is read only for min_spatial_segmentation_idc; if it does not parse,
+    /// that field is `None`.
+    pub fn parse(nal: &[u8]) -> Result<HevcSps> {
+        let rbsp = rbsp(nal, NAL_SPS, "SPS")?;
+        let mut r = BitReader::new(&rbsp, "SPS");
+        r.skip(4)?; // sps_video_parameter_set_id
+        let max_sub_layers_minus1 = r.bits(3)?;
+        if max_sub_layers_minus1 > 6 {
+            return Err(MediaError::Invalid("sps_max_sub_layers_minus1"));
+        }
+        let temporal_id_nesting = r.bit()?;
+        let ptl = parse_ptl(&mut r, max_sub_layers_minus1)?;
+        let id = r.ue()?;
+        let chroma = r.ue()?;
+        if id > 15 || chroma > 3 {
+            return Err(MediaError::Invalid("SPS id or chroma_format_idc"));
+        }
+        if chroma == 3 {
+            r.skip(1)?; // separate_colour_plane_flag
+        }
+        let width = r.ue()?;
+        let height = r.ue()?;
+        if r.bit()? {
+            for _ in 0..4 {
+                r.ue()?; // conf_win_*_offset
+            }
+        }
+        let (luma, chroma_depth) = (r.ue()?, r.ue()?);
+        if luma > 8 || chroma_depth > 8 {
+            return Err(MediaError::Invalid("SPS bit depth"));
+        }
+        let min_spatial_segmentation_idc = sps_tail(&mut r, max_sub_layers_minus1).ok().flatten();
+        Ok(HevcSps {
+            id,
+            max_sub_layers: max_sub_layers_minus1 as u8 + 1,
+            temporal_id_nesting,
+            ptl,
+            chroma_format_idc: chroma as u8,
+            bit_depth_luma: luma as u8 + 8,
+            bit_depth_chroma: chroma_depth as u8 + 8,
+            width,
+            height,
+            min_spatial_segmentation_idc,
+        })
+    }
+}
+
+fn rbsp<'a>(nal: &'a [u8], expected: u8, what: &'static str) -> Result<std::borrow::Cow<'a, [u8]>> {
+    if nal.len() < 3 || nal_type(nal) != expected {
+        return Err(MediaError::Invalid(what));
+    }
+    Ok(remove_emulation_prevention(&nal[2..]))
+}
+
+/// The SPS after the bit depths, up to the VUI's min_spatial_segmentation_idc.
+fn sps_tail(r: &mut BitReader<'_>, max_sub_layers_minus1: u32) -> Result<Option<u16>> {
+    let poc_lsb_bits = r.ue()? + 4;
+    let ordering_info_all = r.bit()?;
+    let first = if ordering_info_all {
+        0
+    } else {
+        max_sub_layers_minus1
+    };
+    for _ in first..=max_sub_layers_minus1 {
+        for _ in 0..3 {
+            r.ue()?; // max_dec_pic_buffering_minus1, max_num_reorder_pics, max_latency_increase_plus1
+        }
+    }
+    for _ in 0..6 {
+        r.ue()?; // coding/transform block sizes, transform hierarchy depths
+    }
+    if r.bit()? && r.bit()? {
+        skip_scaling_list_data(r)?;
+    }
+    r.skip(2)?; // amp_enabled_flag, sample_adaptive_offset_enabled_flag
+    if r.bit()? {
+        r.skip(8)?; // pcm sample bit depths
+        r.ue()?;
+        r.ue()?;
+        r.skip(1)?;
+    }
+    let num_rps = r.ue()?;
+    if num_rps > 64 {
+        return Err(MediaError::Invalid("num_short_term_ref_pic_sets"));
+    }
+    let mut num_delta_pocs = [0u64; 64];
+    for idx in 0..num_rps as usize {
+        num_delta_pocs[idx] = skip_st_ref_pic_set(r, idx, &num_delta_pocs)?;
+    }
+    if r.bit()? {
+        let count = r.ue()?;
+        for _ in 0..count {
+            r.skip(poc_lsb_bits.min(16) as usize + 1)?; // lt_ref_pic_poc_lsb_sps, used flag
+        }
+    }
+    r.skip(2)?; // sps_temporal_mvp_enabled_flag, strong_intra_smoothing_enabled_flag
+    if !r.bit()? {
+        return Ok(None);
+    }
+    vui_min_spatial_segmentation(r, max_sub_layers_minus1)
+}
+
+fn skip_scaling_list_data(r: &mut BitReader<'_>) -> Result<()> {
+    for size_id in 0..4 {
+        let matrices = if size_id == 3 { 2 } else { 6 };
+        for _ in 0..matrices {
+            if !r.bit()? {
+                r.ue()?; // scaling_list_pred_matrix_id_delta
+            } else {
+                let coefs = 64.min(1 << (4 + (size_id << 1)));
+                if size_id > 1 {
+                    r.se()?; // scaling_list_dc_coef_minus8
+                }
+                for _ in 0..coefs {
+                    r.se()?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Skips st_ref_pic_set(idx) of an SPS; returns NumDeltaPocs[idx].
+fn skip_st_ref_pic_set(r: &mut BitReader<'_>, idx: usize, num_delta_pocs: &[u64]) -> Result<u64> {
+    if idx != 0 && r.bit()? {
+        // inter_ref_pic_set_prediction_flag: predicted from set idx - 1.
+        r.skip(1)?; // delta_rps_sign
+        r.ue()?; // abs_delta_rps_minus1
+        let mut count = 0;
+        for _ in 0..=num_delta_pocs[idx - 1] {
+            let used = r.bit()?;
+            if used || r.bit()? {
+                count += 1;
+            }
+        }
+        return Ok(count);
+    }
+    let negative = r.ue()? as u64;
+    let positive = r.ue()? as u64;
+    if (negative + positive) * 2 > r.bits_left() as u64 {
+        return Err(MediaError::Truncated("st_ref_pic_set"));
+    }
+    for _ in 0..negative + positive {
+        r.ue()?; // delta_poc_sX_minus1
+        r.skip(1)?; // used_by_curr_pic_sX_flag
+    }
+    Ok(negative + positive)
+}
+
+fn vui_min_spatial_segmentation(
+    r: &mut BitReader<'_>,
+    max_sub_layers_minus1: u32,
+) -> Result<Option<u16>> {
+    if r.bit()? && r.bits(8)? == 255 {
+        r.skip(32)?; // sar_width, sar_height
+    }
+    if r.bit()? {
+        r.skip(1)?; // overscan_appropriate_flag
+    }
+    if r.bit()? {
+        r.skip(4)?; // video_format, video_full_range_flag
+        if r.bit()? {
+            r.skip(24)?; // colour_primaries, transfer_characteristics, matrix_coeffs
+        }
+    }
+    if r.bit()? {
+        r.ue()?; // chroma_sample_loc_type_top_field
+        r.ue()?;
+    }
+    r.skip(3)?; // neutral_chroma_indication, field_seq, frame_field_info_present
+    if r.bit()? {
+        for _ in 0..4 {
+            r.ue()?; // default display window
+        }
+    }
+    if r.bit()? {
+        r.skip(64)?; // num_units_in_tick, time_scale
+        if r.bit()? {
+            r.ue()?; // num_ticks_poc_diff_one_minus1
+        }
+        if r.bit()? {
+            skip_hrd_parameters(r, max_sub_layers_minus1)?;
+        }
+    }
+    if !r.bit()? {
+        return Ok(None); // no bitstream_restriction
+    }
+    r.skip(3)?; // tiles_fixed_structure, motion_vectors_over_pic_boundaries, restricted_ref_pic_lists
+    Ok(Some(r.ue()?.min(u16::MAX as u32) as u16))
+}
+
+fn skip_hrd_parameters(r: &mut BitReader<'_>, max_sub_layers_minus1: u32) -> Result<()> {
+    let nal_hrd = r.bit()?;
+    let vcl_hrd = r.bit()?;
+    let mut sub_pic = false;
+    if nal_hrd || vcl_hrd {
+        sub_pic = r.bit()?;
+        if sub_pic {
+            r.skip(19)?;
+        }
+        r.skip(8)?; // bit_rate_scale, cpb_size_scale
+        if sub_pic {
+            r.skip(4)?;
+        }
+        r.skip(15)?;
+    }
+    for _ in 0..=max_sub_layers_minus1 {
+        let general = r.bit()?;
+        let within_cvs = general || r.bit()?;
+        let mut low_delay = false;
+        if within_cvs {
+            r.ue()?; // elemental_duration_in_tc_minus1
+        } else {
+            low_delay = r.bit()?;
+        }
+        let mut cpb_count = 1;
+        if !low_delay {
+            cpb_count = r.ue()? + 1;
+            if cpb_count > 32 {
+                return Err(MediaError::Invalid("cpb_cnt_minus1"));
+            }
+        }
+        for present in [nal_hrd, vcl_hrd] {
+            if present {
+                for _ in 0..cpb_count {
+                    r.ue()?;
+                    r.ue()?;
+                    if sub_pic {
+                        r.ue()?;
+                        r.ue()?;
+                    }
+                    r.skip(1)?; // cbr_flag
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The PPS fields the record needs: (id, parallelismType it implies).
+fn parse_pps(nal: &[u8]) -> Result<(u32, u8)> {
+    let rbsp = rbsp(nal, NAL_PPS, "PPS")?;
+    let mut r = BitReader::new(&rbsp, "PPS");
+    let id = r.ue()?;
+    r.ue()?; // pps_seq_parameter_set_id
+    r.skip(7)?;
+    r.ue()?; // num_ref_idx_l0_default_active_minus1
+    r.ue()?;
+    r.se()?; // init_qp_minus26
+    r.skip(2)?; // constrained_intra_pred_flag, transform_skip_enabled_flag
+    if r.bit()? {
+        r.ue()?; // diff_cu_qp_delta_depth
+    }
+    r.se()?; // pps_cb_qp_offset
+    r.se()?;
+    r.skip(4)?; // slice chroma qp offsets, weighted pred/bipred, transquant bypass
+    let tiles = r.bit()?;
+    let wavefront = r.bit()?;
+    let parallelism = match (tiles, wavefront) {
+        (true, true) => 0,
+        (false, true) => 3,
+        (true, false) => 2,
+        (false, false) => 1,
+    };
+    Ok((id, parallelism))
+}
+
+/// One array of an [`HevcConfig`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NalArray {
+    pub completeness: bool,
+    pub nal_type: u8,
+    pub nalus: Vec<Bytes>,
+}
+
+/// An HEVCDecoderConfigurationRecord (hvcC).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HevcConfig {
+    pub general: ProfileTierLevel,
+    pub min_spatial_segmentation_idc: u16,
+    pub parallelism_type: u8,
+    pub chroma_format_idc: u8,
+    pub bit_depth_luma: u8,
+    pub bit_depth_chroma: u8,
+    pub avg_frame_rate: u16,
+    pub constant_frame_rate: u8,
+    pub num_temporal_layers: u8,
+    pub temporal_id_nested: bool,
+    /// Bytes of each NAL unit length in frames (this module writes 4).
+    pub length_size: u8,
+    pub arrays: Vec<NalArray>,
+}
+
+impl HevcConfig {
+    /// Builds a record from VPS, SPS and PPS NAL units (see the module documentation for
+    /// how each field is derived). Needs at least one of each.
+    pub fn from_parameter_sets(vps: &[Bytes], sps: &[Bytes], pps: &[Bytes]) -> Result<Self> {
+        if vps.is_empty() || sps.is_empty() || pps.is_empty() {
+            return Err(MediaError::MissingConfig("HEVC VPS, SPS and PPS"));
+        }
+        let mut general = ProfileTierLevel {
+            profile_compatibility_flags: u32::MAX,
+            constraint_indicator_flags: 0xFFFF_FFFF_FFFF,
+            ..Default::default()
+        };
+        let mut merge = |ptl: &ProfileTierLevel| {
+            general.profile_space = ptl.profile_space;
+            general.level_idc = if ptl.tier_flag && !general.tier_flag {
+                ptl.level_idc
+            } else {
+                general.level_idc.max(ptl.level_idc)
+            };
+            general.tier_flag |= ptl.tier_flag;
+            general.profile_idc = general.profile_idc.max(ptl.profile_idc);
+            general.profile_compatibility_flags &= ptl.profile_compatibility_flags;
+            general.constraint_indicator_flags &= ptl.constraint_indicator_flags;
+        };
+        let mut layers = 0;
+        for nal in vps {
+            let v = HevcVps::parse(nal)?;
+            merge(&v.ptl);
+            layers = layers.max(v.max_sub_layers);
+        }
+        let mut last = None;
+        let mut min_spatial = u32::MAX;
+        for nal in sps {
+            let s = HevcSps::parse(nal)?;
+            merge(&s.ptl);
+            layers = layers.max(s.max_sub_layers);
+            if let Some(m) = s.min_spatial_segmentation_idc {
+                min_spatial = min_spatial.min(m as u32);
+            }
+            last = Some(s);
+        }
+        let last = last.ok_or(MediaError::MissingConfig("SPS"))?;
+        let mut parallelism_type = 0;
+        for nal in pps {
+            parallelism_type = parse_pps(nal)?.1;
+        }
+        let min_spatial = if min_spatial > 4095 {
+            0
+        } else {
+            min_spatial as u16
+        };
+        if min_spatial == 0 {
+            parallelism_type = 0;
+        }
+        let array = |nal_type, nalus: &[Bytes]| NalArray {
+            completeness: true,
+            nal_type,
+            nalus: nalus.to_vec(),
+        };
+        Ok(HevcConfig {
+            general,
+            min_spatial_segmentation_idc: min_spatial,
+            parallelism_type,
+            chroma_format_idc: last.chroma_format_idc,
+            bit_depth_luma: last.bit_depth_luma,
+            bit_depth_chroma: last.bit_depth_chroma,
+            avg_frame_rate: 0,
+            constant_frame_rate: 0,
+            num_temporal_layers: layers,
+            temporal_id_nested: last.temporal_id_nesting,
+            length_size: 4,
+            arrays: vec![
+                array(NAL_VPS, vps),
+                array(NAL_SPS, sps),
+                array(NAL_PPS, pps),
+            ],
+        })
+    }
+
+    /// Parses a record (version 1).
+    pub fn parse(record: &[u8]) -> Result<HevcConfig> {
+        let mut c = Cursor::new(record, "HEVCDecoderConfigurationRecord");
+        if c.u8()? != 1 {
+            return Err(MediaError::Invalid("hvcC configurationVersion"));
+        }
+        let b = c.u8()?;
+        let compat = c.take(4)?;
+        let constraint = c.take(6)?;
+        let general = ProfileTierLevel {
+            profile_space: b >> 6,
+            tier_flag: b & 0x20 != 0,
+            profile_idc: b & 0x1F,
+            profile_compatibility_flags: u32::from_be_bytes([
+                compat[0], compat[1], compat[2], compat[3],
+            ]),
+            constraint_indicator_flags: constraint.iter().fold(0, |a, &x| a << 8 | x as u64),
+            level_idc: c.u8()?,
+        };
+        let min_spatial_segmentation_idc = c.u16()? & 0x0FFF;
+        let parallelism_type = c.u8()? & 3;
+        let chroma_format_idc = c.u8()? & 3;
+        let bit_depth_luma = (c.u8()? & 7) + 8;
+        let bit_depth_chroma = (c.u8()? & 7) + 8;
+        let avg_frame_rate = c.u16()?;
+        let b = c.u8()?;
+        let count = c.u8()?;
+        let mut arrays = Vec::with_capacity(count as usize);
+        for _ in 0..count {
+            let head = c.u8()?;
+            let n = c.u16()? as usize;
+            arrays.push(NalArray {
+                completeness: head & 0x80 != 0,
+                nal_type: head & 0x3F,
+                nalus: c.nal_list(n)?,
+            });
+        }
+        Ok(HevcConfig {
+            general,
+            min_spatial_segmentation_idc,
+            parallelism_type,
+            chroma_format_idc,
+            bit_depth_luma,
+            bit_depth_chroma,
+            avg_frame_rate,
+            constant_frame_rate: b >> 6,
+            num_temporal_layers: (b >> 3) & 7,
+            temporal_id_nested: b & 4 != 0,
+            length_size: (b & 3) + 1,
+            arrays,
+        })
+    }
+
+    /// Appends the record.
+    pub fn write(&self, out: &mut impl BufMut) {
+        let g = &self.general;
+        out.put_u8(1);
+        out.put_u8((g.profile_space & 3) << 6 | (g.tier_flag as u8) << 5 | g.profile_idc & 0x1F);
+        out.put_u32(g.profile_compatibility_flags);
+        out.put_slice(&g.constraint_indicator_flags.to_be_bytes()[2..]);
+        out.put_u8(g.level_idc);
+        out.put_u16(0xF000 | self.min_spatial_segmentation_idc & 0x0FFF);
+        out.put_u8(0xFC | self.parallelism_type & 3);
+        out.put_u8(0xFC | self.chroma_format_idc & 3);
+        out.put_u8(0xF8 | self.bit_depth_luma.saturating_sub(8) & 7);
+        out.put_u8(0xF8 | self.bit_depth_chroma.saturating_sub(8) & 7);
+        out.put_u16(self.avg_frame_rate);
+        out.put_u8(
+            (self.constant_frame_rate & 3) << 6
+                | (self.num_temporal_layers & 7) << 3
+                | (self.temporal_id_nested as u8) << 2
+                | (self.length_size.clamp(1, 4) - 1),
+        );
+        let arrays = &self.arrays[..self.arrays.len().min(255)];
+        out.put_u8(arrays.len() as u8);
+        for a in arrays {
+            out.put_u8((a.completeness as u8) << 7 | a.nal_type & 0x3F);
+            let nalus = &a.nalus[..a.nalus.len().min(u16::MAX as usize)];
+            out.put_u16(nalus.len() as u16);
+            put_nal_list(out, nalus);
+        }
+    }
+
+    /// The record as bytes.
+    pub fn to_bytes(&self) -> Bytes {
+        let mut out = Vec::new();
+        self.write(&mut out);
+        out.into()
+    }
+
+    /// Every NAL unit of every array, in record order (VPS, SPS, PPS, then any SEI).
+    pub fn parameter_sets(&self) -> impl Iterator<Item = &Bytes> {
+        self.arrays.iter().flat_map(|a| a.nalus.iter())
+    }
+}
+
+const KIND_VPS: usize = 0;
+const KIND_SPS: usize = 1;
+const KIND_PPS: usize = 2;
+
+/// Turns HEVC access units from an encoder into FLV video tag bodies: Enhanced RTMP `hvc1`
+/// by default, or legacy codec id 12 with [`with_format`](Self::with_format).
+#[derive(Debug, Clone, Default)]
+pub struct HevcPackager {
+    format: VideoTagFormat,
+    sets: ParamSets,
+    config: Option<HevcConfig>,
+    sent: Option<Bytes>,
+}
+
+impl HevcPackager {
+    /// An Enhanced RTMP (`hvc1`) packager.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A packager for `format` (Legacy means the non-Adobe codec id 12).
+    pub fn with_format(format: VideoTagFormat) -> Self {
+        HevcPackager {
+            format,
+            ..Default::default()
+        }
+    }
+
+    /// The current configuration record, once VPS, SPS and PPS were seen.
+    pub fn config(&self) -> Option<&HevcConfig> {
+        self.config.as_ref()
+    }
+
+    /// Takes parameter sets delivered out of band: Annex-B VPS/SPS/PPS or an hvcC record
+    /// (first byte 1). SEI NAL units among them (x265 puts some in its global header) are
+    /// not kept. The next [`package`](Self::package) emits the sequence header.
+    pub fn set_parameter_sets(&mut self, extradata: &[u8]) -> Result<()> {
+        if extradata.first() == Some(&1) {
+            let record = HevcConfig::parse(extradata)?;
+            for nal in record.parameter_sets() {
+                self.store(nal)?;
+            }
+        } else {
+            for nal in split_annexb(extradata) {
+                self.store(nal)?;
+            }
+        }
+        self.rebuild()
+    }
+
+    /// Packages one access unit (Annex-B) with pts and dts in milliseconds; see
+    /// [`AvcPackager::package`](super::avc::AvcPackager::package). VPS, SPS, PPS and access
+    /// unit delimiters go into the record or nowhere; everything else into the frame.
+    pub fn package(&mut self, access_unit: &[u8], pts: i64, dts: i64) -> Result<PackagedVideo> {
+        let cts = composition_time(pts, dts)?;
+        let mut frame_nals = Vec::new();
+        let (mut keyframe, mut changed) = (false, false);
+        for nal in split_annexb(access_unit) {
+            match nal_type(nal) {
+                NAL_VPS | NAL_SPS | NAL_PPS => changed |= self.store(nal)?,
+                NAL_AUD => {}
+                t => {
+                    keyframe |= is_keyframe_nal(t);
+                    frame_nals.push(nal);
+                }
+            }
+        }
+        if changed {
+            self.rebuild()?;
+        }
+        let sequence_header = self.take_sequence_header();
+        if frame_nals.is_empty() {
+            return Ok(PackagedVideo {
+                sequence_header,
+                ..Default::default()
+            });
+        }
+        if self.config.is_none() {
+            return Err(MediaError::MissingConfig("HEVC frame before VPS/SPS/PPS"));
+        }
+        let size: usize = frame_nals.iter().map(|n| n.len() + 4).sum();
+        let mut body = Vec::with_capacity(8 + size);
+        write_nal_frame_header(
+            &mut body,
+            self.format,
+            CODEC_ID_HEVC,
+            FourCc::HVC1,
+            keyframe,
+            cts,
+        );
+        for nal in frame_nals {
+            body.put_u32(nal.len() as u32);
+            body.extend_from_slice(nal);
+        }
+        Ok(PackagedVideo {
+            sequence_header,
+            frame: Some(body.into()),
+            keyframe,
+            composition_time: cts,
+        })
+    }
+
+    /// The end-of-sequence body.
+    pub fn end_of_sequence(&self) -> Bytes {
+        nal_config_body(self.format, CODEC_ID_HEVC, FourCc::HVC1, true, &[])
+    }
+
+    fn store(&mut self, nal: &[u8]) -> Result<bool> {
+        let (kind, id) = match nal_type(nal) {
+            NAL_VPS => (KIND_VPS, HevcVps::parse(nal)?.id as u32),
+            NAL_SPS => (KIND_SPS, HevcSps::parse(nal)?.id),
+            NAL_PPS => (KIND_PPS, parse_pps(nal)?.0),
+            _ => return Ok(false), // SEI in a record: kept by the record, not by us
+        };
+        if id > 63 || nal.len() > u16::MAX as usize {
+            return Err(MediaError::Invalid("parameter set id or size"));
+        }
+        Ok(self.sets.insert(kind, id, nal))
+    }
+
+    fn rebuild(&mut self) -> Result<()> {
+        let lists = [KIND_VPS, KIND_SPS, KIND_PPS].map(|k| self.sets.list(k));
+        if lists.iter().all(|l| !l.is_empty()) {
+            self.config = Some(HevcConfig::from_parameter_sets(
+                &lists[0], &lists[1], &lists[2],
+            )?);
+        }
+        Ok(())
+    }
+
+    fn take_sequence_header(&mut self) -> Option<Bytes> {
+        let record = self.config.as_ref()?.to_bytes();
+        if self.sent.as_ref() == Some(&record) {
+            return None;
+        }
+        let body = nal_config_body(self.format, CODEC_ID_HEVC, FourCc::HVC1, false, &record);
+        self.sent = Some(record);
+        Some(body)
+    }
+}
+
+/// Length-prefixed HEVC frame data to Annex-B with 4-byte start codes; on key frames every
+/// NAL unit of the record (VPS, SPS, PPS, SEI arrays) goes first.
+pub fn hvcc_to_annexb(payload: &[u8], config: &HevcConfig, keyframe: bool) -> Result<Vec<u8>> {
+    let prefix = config.parameter_sets().filter(|_| keyframe);
+    nal_payload_to_annexb(payload, config.length_size, prefix)
+}
+
+/// True if a length-prefixed payload holds an IRAP picture.
+pub fn payload_has_keyframe(payload: &[u8], length_size: u8) -> Result<bool> {
+    for nal in length_prefixed(payload, length_size) {
+        if is_keyframe_nal(nal_type(nal?)) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Turns FLV video tag bodies (Enhanced `hvc1` or legacy codec id 12) back into Annex-B
+/// frames for a decoder.
+#[derive(Debug, Clone, Default)]
+pub struct HevcUnpacker {
+    config: Option<HevcConfig>,
+}
+
+impl HevcUnpacker {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The last configuration record received.
+    pub fn config(&self) -> Option<&HevcConfig> {
+        self.config.as_ref()
+    }
+
+    /// Takes one single-track tag body; like [`AvcUnpacker::push`](super::avc::AvcUnpacker::push).
+    pub fn push(&mut self, body: &Bytes) -> Result<Option<VideoFrame>> {
+        match read_nal_packet(body, CODEC_ID_HEVC, FourCc::HVC1)? {
+            NalPacket::Config(record) => {
+                self.config = Some(HevcConfig::parse(&record)?);
+                Ok(None)
+            }
+            NalPacket::Frame {
+                payload,
+                keyframe,
+                cts,
+            } => {
+                let config = self.config.as_ref().ok_or(MediaError::MissingConfig(
+                    "HEVC frame before sequence header",
+                ))?;
+                Ok(Some(VideoFrame {
+                    data: hvcc_to_annexb(&payload, config, keyframe)?.into(),
+                    keyframe,
+                    composition_time: cts,
+                }))
+            }
+            NalPacket::Other => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "hevc_tests.rs"]
+mod tests;

@@ -1,0 +1,354 @@
+//! A client's I/O thread: connects, runs the session, drains the send queue as the socket
+//! allows, and reconnects with backoff when the connection is lost.
+
+use std::io::{self, Read};
+use std::net::ToSocketAddrs;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use super::write_queue::WriteQueue;
+use crate::client::{ClientNotice, ClientShared, Mode, Outbound};
+use crate::hub::Frame;
+use crate::session::{ClientConfig, ClientEvent, ClientSession, ClientState, MediaKind};
+
+const SOCKET: Token = Token(0);
+const WAKE: Token = Token(1);
+/// Frames move from the send queue to the socket while less than this is unsent, so the
+/// queue, not the socket buffer, is where congestion shows and is handled.
+const IN_FLIGHT: usize = 256 * 1024;
+/// How long `close` keeps sending what is queued.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// How one connection ended.
+enum Ended {
+    /// The application closed the client.
+    Closed,
+    /// Lost or failed; a reconnect may help.
+    Lost(String),
+    /// The server asked for a reconnect (Enhanced RTMP).
+    ReconnectRequested,
+    /// Refused (connect or publish/play rejected): retrying would not help.
+    Refused(String),
+}
+
+pub(crate) fn run(shared: Arc<ClientShared>, notices: Sender<ClientNotice>) {
+    let mut attempt = 0u32;
+    loop {
+        let reason = match connection(&shared, &notices, attempt) {
+            Ended::Closed => "closed".to_owned(),
+            Ended::Refused(reason) => {
+                fail_start(&shared, &reason);
+                let _ = notices.send(ClientNotice::Disconnected { reason });
+                return;
+            }
+            Ended::ReconnectRequested => {
+                attempt = 0;
+                shared.reconnects.fetch_add(1, Ordering::Relaxed);
+                let _ = notices.send(ClientNotice::Reconnecting {
+                    attempt: 1,
+                    after: Duration::ZERO,
+                    reason: "the server asked for a reconnect".into(),
+                });
+                continue;
+            }
+            Ended::Lost(reason) => reason,
+        };
+        let policy = shared.options.reconnect;
+        let give_up = shared.closing.load(Ordering::Acquire)
+            || policy.is_none_or(|p| p.max_attempts > 0 && attempt >= p.max_attempts);
+        if give_up {
+            fail_start(&shared, &reason);
+            let _ = notices.send(ClientNotice::Disconnected { reason });
+            return;
+        }
+        let policy = policy.unwrap_or_default();
+        attempt += 1;
+        let backoff = policy
+            .initial_backoff
+            .saturating_mul(1 << (attempt - 1).min(16))
+            .min(policy.max_backoff);
+        let _ = notices.send(ClientNotice::Reconnecting {
+            attempt,
+            after: backoff,
+            reason,
+        });
+        let until = Instant::now() + backoff;
+        while Instant::now() < until {
+            if shared.closing.load(Ordering::Acquire) {
+                let _ = notices.send(ClientNotice::Disconnected {
+                    reason: "closed".into(),
+                });
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20).min(until - Instant::now()));
+        }
+        shared.reconnects.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn fail_start(shared: &ClientShared, reason: &str) {
+    let mut started = shared.started.lock();
+    if started.is_none() {
+        *started = Some(Err(reason.to_owned()));
+        shared.started_changed.notify_all();
+    }
+}
+
+fn now_ms(shared: &ClientShared) -> u64 {
+    shared.created.elapsed().as_millis() as u64
+}
+
+/// One connection, from TCP connect to its end.
+fn connection(shared: &Arc<ClientShared>, notices: &Sender<ClientNotice>, attempt: u32) -> Ended {
+    let url = &shared.url;
+    let addr = match (url.host.as_str(), url.port)
+        .to_socket_addrs()
+        .map(|mut a| a.next())
+    {
+        Ok(Some(addr)) => addr,
+        Ok(None) => return Ended::Lost(format!("{} resolves to nothing", url.host)),
+        Err(e) => return Ended::Lost(format!("cannot resolve {}: {e}", url.host)),
+    };
+    let (mut poll, mut socket) = match open(shared, addr) {
+        Ok(v) => v,
+        Err(e) => return Ended::Lost(format!("cannot connect to {addr}: {e}")),
+    };
+    let mut config = ClientConfig::new(url.app.clone(), url.tc_url.clone());
+    config.flash_ver = shared.options.flash_ver.clone();
+    config.handshake_mode = shared.options.handshake_mode;
+    config.connect_timeout = shared.options.connect_timeout.as_millis() as u64;
+    let mut seed = [0u8; 32];
+    let _ = getrandom::fill(&mut seed);
+    let mut session = ClientSession::new(config, seed, now_ms(shared));
+    let mut out = WriteQueue::default();
+    let mut events = Events::with_capacity(16);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut streaming = false;
+    // After a reconnect, video resumes at a keyframe so the decoder starts clean.
+    let mut await_keyframe = attempt > 0;
+    let mut connect_sent: Option<Instant> = None;
+    let mut close_deadline: Option<Instant> = None;
+    let sent_before = shared.bytes_sent.load(Ordering::Relaxed);
+
+    loop {
+        if let Err(e) = poll.poll(&mut events, Some(Duration::from_millis(50))) {
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Ended::Lost(format!("poll: {e}"));
+            }
+        }
+        for event in events.iter() {
+            if event.token() == SOCKET
+                && (event.is_readable() || event.is_read_closed() || event.is_error())
+            {
+                if let Err(reason) = read(&mut socket, &mut buf, &mut session, shared) {
+                    return Ended::Lost(reason);
+                }
+            }
+        }
+        if connect_sent.is_none() && session.state() == ClientState::Connecting {
+            connect_sent = Some(Instant::now());
+        }
+        while let Some(event) = session.poll_event() {
+            match event {
+                ClientEvent::Connected { .. } => {
+                    if let Some(sent) = connect_sent {
+                        shared
+                            .rtt_us
+                            .store(sent.elapsed().as_micros().max(1) as u64, Ordering::Relaxed);
+                    }
+                    let _ = notices.send(ClientNotice::Connected);
+                    let stream = url.stream.clone();
+                    let result = match shared.mode {
+                        Mode::Publish => session.publish(&stream, shared.options.publish_type),
+                        Mode::Play => session.play(
+                            &stream,
+                            shared.options.play_start,
+                            shared.options.play_duration,
+                            true,
+                        ),
+                    };
+                    if let Err(e) = result {
+                        return Ended::Lost(e.to_string());
+                    }
+                }
+                ClientEvent::ConnectFailed { status } => {
+                    let why = status.map_or("connect refused".into(), |s| {
+                        format!("{}: {}", s.code, s.description)
+                    });
+                    return Ended::Refused(why);
+                }
+                ClientEvent::PublishStarted { .. } | ClientEvent::PlayStarted { .. } => {
+                    streaming = true;
+                    if attempt > 0 && shared.mode == Mode::Publish {
+                        replay(shared, &mut session);
+                    }
+                    {
+                        let mut started = shared.started.lock();
+                        *started = Some(Ok(()));
+                        shared.started_changed.notify_all();
+                    }
+                    let _ = notices.send(if shared.mode == Mode::Publish {
+                        ClientNotice::PublishStarted
+                    } else {
+                        ClientNotice::PlayStarted
+                    });
+                }
+                ClientEvent::StreamFailed { status, .. } => {
+                    return Ended::Refused(format!("{}: {}", status.code, status.description));
+                }
+                ClientEvent::Status { status, .. } => {
+                    let _ = notices.send(ClientNotice::Status(status));
+                }
+                ClientEvent::ReconnectRequest { .. } => return Ended::ReconnectRequested,
+                ClientEvent::Media {
+                    kind,
+                    timestamp,
+                    payload,
+                    ..
+                } => {
+                    let _ = notices.send(ClientNotice::Frame(Frame::from_tag(
+                        kind, timestamp, payload,
+                    )));
+                }
+                ClientEvent::Metadata { metadata, .. } => {
+                    let _ = notices.send(ClientNotice::Metadata(metadata));
+                }
+                ClientEvent::StreamEof { .. } => {
+                    let _ = notices.send(ClientNotice::StreamEnd);
+                }
+                _ => {}
+            }
+        }
+        while let Some(item) = session.poll_transmit() {
+            out.push(item);
+        }
+        if streaming && shared.mode == Mode::Publish {
+            // Fill up to the in-flight bound, write, and go on while the socket takes it.
+            while drain_queue(shared, &mut session, &mut out, &mut await_keyframe) {
+                if let Err(e) = out.flush(&mut socket) {
+                    return Ended::Lost(format!("write: {e}"));
+                }
+                if out.len() >= IN_FLIGHT {
+                    break;
+                }
+            }
+        }
+        if let Err(e) = out.flush(&mut socket) {
+            return Ended::Lost(format!("write: {e}"));
+        }
+        shared
+            .bytes_sent
+            .store(sent_before + out.written(), Ordering::Relaxed);
+        if session.next_timeout().is_some_and(|t| t <= now_ms(shared)) {
+            if let Err(e) = session.on_timeout(now_ms(shared)) {
+                return Ended::Lost(e.to_string());
+            }
+        }
+        if shared.closing.load(Ordering::Acquire) {
+            let deadline = *close_deadline.get_or_insert_with(|| Instant::now() + CLOSE_GRACE);
+            let queue_empty = shared.queue.lock().items.is_empty();
+            if !streaming || (queue_empty && out.is_empty()) || Instant::now() >= deadline {
+                if streaming && shared.mode == Mode::Publish {
+                    let _ = session.unpublish();
+                }
+                while let Some(item) = session.poll_transmit() {
+                    out.push(item);
+                }
+                let _ = out.flush(&mut socket);
+                return Ended::Closed;
+            }
+        }
+    }
+}
+
+fn open(shared: &ClientShared, addr: std::net::SocketAddr) -> io::Result<(Poll, TcpStream)> {
+    let poll = Poll::new()?;
+    let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
+    *shared.waker.lock() = Some(waker);
+    // A blocking connect with a timeout, then non-blocking I/O: simpler than tracking a
+    // pending connect, and it happens once per connection.
+    let std_socket = std::net::TcpStream::connect_timeout(&addr, shared.options.connect_timeout)?;
+    std_socket.set_nodelay(true)?;
+    std_socket.set_nonblocking(true)?;
+    let mut socket = TcpStream::from_std(std_socket);
+    poll.registry()
+        .register(&mut socket, SOCKET, Interest::READABLE | Interest::WRITABLE)?;
+    Ok((poll, socket))
+}
+
+fn read(
+    socket: &mut TcpStream,
+    buf: &mut [u8],
+    session: &mut ClientSession,
+    shared: &ClientShared,
+) -> Result<(), String> {
+    loop {
+        match socket.read(buf) {
+            Ok(0) => return Err("the server closed the connection".into()),
+            Ok(n) => session
+                .feed(&buf[..n], now_ms(shared))
+                .map_err(|e| e.to_string())?,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("read: {e}")),
+        }
+    }
+}
+
+/// Moves queued frames into the session while the socket keeps up.
+/// Returns true if frames are left that did not fit.
+fn drain_queue(
+    shared: &ClientShared,
+    session: &mut ClientSession,
+    out: &mut WriteQueue,
+    await_keyframe: &mut bool,
+) -> bool {
+    while out.len() < IN_FLIGHT {
+        let Some(item) = shared.queue.lock().pop() else {
+            return false;
+        };
+        match item {
+            Outbound::Frame(frame) => {
+                if *await_keyframe && frame.kind == MediaKind::Video && !frame.sequence_header {
+                    if !frame.keyframe {
+                        shared.queue.lock().dropped += 1;
+                        continue;
+                    }
+                    *await_keyframe = false;
+                }
+                if session
+                    .send_media(frame.kind, frame.timestamp, frame.payload)
+                    .is_ok()
+                {
+                    shared.frames_sent.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Outbound::Metadata(metadata) => {
+                let _ = session.send_metadata(metadata);
+            }
+        }
+        while let Some(item) = session.poll_transmit() {
+            out.push(item);
+        }
+    }
+    true
+}
+
+/// After a reconnect: metadata and sequence headers first, as a new publish needs them.
+fn replay(shared: &ClientShared, session: &mut ClientSession) {
+    let replay = shared.replay.lock();
+    if let Some(metadata) = &replay.metadata {
+        let _ = session.send_metadata(metadata.clone());
+    }
+    for header in [&replay.video_header, &replay.audio_header]
+        .into_iter()
+        .flatten()
+    {
+        let _ = session.send_media(header.kind, header.timestamp, header.payload.clone());
+    }
+}

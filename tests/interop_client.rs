@@ -1,0 +1,207 @@
+//! The client against real peers: it publishes to nginx-rtmp while rtmpdump and our own
+//! player receive; it plays from nginx-rtmp while ffmpeg publishes; and it reconnects to a
+//! server that went away, resuming at a keyframe.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use rtmp_core::client::{Client, ClientNotice, ClientOptions, ReconnectPolicy};
+use rtmp_core::{Event, Frame, MediaKind, Server};
+use support::{
+    decode_errors, flv_media_tags, free_port, packet_counts, scratch, source_flv, Nginx, Peer,
+};
+
+fn frame_of(tag: &(u8, u32, bytes::Bytes)) -> Frame {
+    let kind = if tag.0 == 9 {
+        MediaKind::Video
+    } else {
+        MediaKind::Audio
+    };
+    Frame::from_tag(kind, tag.1, tag.2.clone())
+}
+
+/// Plays `url` in a thread, collecting (type id, body) of every frame until the stream ends.
+fn collect_play(url: String) -> std::thread::JoinHandle<Vec<(u8, bytes::Bytes)>> {
+    std::thread::spawn(move || {
+        let client = Client::play(&url, ClientOptions::default()).unwrap();
+        client.wait_started(Duration::from_secs(10)).unwrap();
+        let mut frames = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            match client.next_notice(Duration::from_millis(100)) {
+                Some(ClientNotice::Frame(f)) => frames.push((f.kind.type_id(), f.payload)),
+                Some(ClientNotice::StreamEnd) | Some(ClientNotice::Disconnected { .. }) => break,
+                _ => {}
+            }
+        }
+        frames
+    })
+}
+
+/// The bodies of one kind (8 audio, 9 video), in order. Servers may interleave the two
+/// kinds differently at the start (nginx sends the audio header first), but each kind's
+/// order is the publisher's.
+fn bodies(frames: &[(u8, bytes::Bytes)], type_id: u8) -> Vec<bytes::Bytes> {
+    frames
+        .iter()
+        .filter(|f| f.0 == type_id)
+        .map(|f| f.1.clone())
+        .collect()
+}
+
+/// Publishes the source file's tags with `client`, paced at `speed` times real time.
+fn publish_tags(client: &Client, tags: &[(u8, u32, bytes::Bytes)], speed: u32) {
+    let start = Instant::now();
+    for tag in tags {
+        let due = start + Duration::from_millis(tag.1 as u64 / speed as u64);
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        client.send(frame_of(tag)).unwrap();
+    }
+}
+
+#[test]
+fn client_publishes_to_nginx_and_every_player_gets_the_exact_frames() {
+    let nginx = Nginx::start("client-publish");
+    let url = nginx.url("from-client");
+    let (source, (video, audio)) = source_flv().clone();
+    let tags = flv_media_tags(&source);
+
+    let dump = scratch().join("client-publish-rtmpdump.flv");
+    let mut rtmpdump = Peer::spawn(
+        "client-publish-rtmpdump",
+        "rtmpdump",
+        &["-q", "-r", &url, "-o", dump.to_str().unwrap(), "-m", "3"],
+    );
+    let ours = collect_play(url.clone());
+    std::thread::sleep(Duration::from_millis(1000));
+
+    let client = Client::publish(&url, ClientOptions::default()).unwrap();
+    client.wait_started(Duration::from_secs(5)).unwrap();
+    publish_tags(&client, &tags, 2);
+    let stats = client.stats();
+    client.close();
+    assert_eq!(stats.frames_dropped, 0);
+
+    // rtmpdump exits 1 or 2 on a live stream that ends at nginx; what it wrote counts.
+    rtmpdump.wait(Duration::from_secs(20));
+    assert_eq!(packet_counts(&dump), (video, audio), "rtmpdump");
+    let errors = decode_errors(&dump);
+    assert!(errors.trim().is_empty(), "{errors}");
+    let received = ours.join().unwrap();
+    let sent: Vec<(u8, bytes::Bytes)> = tags.iter().map(|t| (t.0, t.2.clone())).collect();
+    for kind in [8, 9] {
+        let (got, want) = (bodies(&received, kind), bodies(&sent, kind));
+        assert_eq!(got.len(), want.len(), "type {kind}");
+        assert!(got == want, "type {kind}: other bytes than were published");
+    }
+}
+
+#[test]
+fn client_plays_from_nginx_while_ffmpeg_publishes() {
+    let nginx = Nginx::start("client-play");
+    let url = nginx.url("from-ffmpeg");
+    let (source, _) = source_flv().clone();
+    let tags = flv_media_tags(&source);
+    let ours = collect_play(url.clone());
+    std::thread::sleep(Duration::from_millis(1000));
+    let mut ffmpeg = Peer::spawn(
+        "client-play-ffmpeg",
+        "ffmpeg",
+        &[
+            "-v",
+            "error",
+            "-re",
+            "-i",
+            source.to_str().unwrap(),
+            "-c",
+            "copy",
+            "-f",
+            "flv",
+            &url,
+        ],
+    );
+    ffmpeg.finish(Duration::from_secs(20));
+    let received = ours.join().unwrap();
+    let sent: Vec<(u8, bytes::Bytes)> = tags.iter().map(|t| (t.0, t.2.clone())).collect();
+    for kind in [8, 9] {
+        let (got, want) = (bodies(&received, kind), bodies(&sent, kind));
+        assert_eq!(got.len(), want.len(), "type {kind}");
+        assert!(
+            got == want,
+            "type {kind}: other bytes than ffmpeg published"
+        );
+    }
+}
+
+#[test]
+fn client_reconnects_to_a_returning_server_and_resumes_at_a_keyframe() {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    let start_server = || {
+        let server = Server::builder().listen(addr).workers(1).build().unwrap();
+        server.tap("live", "back", true);
+        server
+    };
+    let first = start_server();
+    let options = ClientOptions {
+        reconnect: Some(ReconnectPolicy {
+            max_attempts: 20,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(400),
+        }),
+        ..ClientOptions::default()
+    };
+    let client = Client::publish(&format!("rtmp://{addr}/live/back"), options).unwrap();
+    client.wait_started(Duration::from_secs(5)).unwrap();
+    client
+        .set_metadata(rtmp_core::protocol::amf0::Amf0Value::object([(
+            "width",
+            320.0.into(),
+        )]))
+        .unwrap();
+    client
+        .send(Frame::from_tag(
+            MediaKind::Video,
+            0,
+            vec![0x17, 0, 0, 0, 0, 1, 0x64].into(),
+        ))
+        .unwrap();
+    let sender = std::thread::spawn(move || {
+        for i in 0..150u32 {
+            let keyframe = i % 30 == 0;
+            let body = vec![if keyframe { 0x17 } else { 0x27 }, 1, 0, 0, 0, i as u8];
+            client
+                .send(Frame::from_tag(MediaKind::Video, i * 33, body.into()))
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        client
+    });
+    std::thread::sleep(Duration::from_millis(600));
+    first.shutdown();
+    std::thread::sleep(Duration::from_millis(300));
+    let second = start_server();
+    let mut video = Vec::new();
+    let mut metadata = false;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && video.len() < 3 {
+        match second.next_event(Duration::from_millis(50)) {
+            Some(Event::Frame { frame, .. }) => video.push(frame),
+            Some(Event::Metadata { .. }) => metadata = true,
+            _ => {}
+        }
+    }
+    let client = sender.join().unwrap();
+    assert!(metadata, "metadata is resent after the reconnect");
+    assert!(video[0].sequence_header, "the sequence header comes first");
+    assert!(video[1].keyframe, "then a keyframe: {:?}", video[1]);
+    assert!(client.stats().reconnects >= 1);
+    let notices: Vec<ClientNotice> = client.notices().try_iter().collect();
+    assert!(notices
+        .iter()
+        .any(|n| matches!(n, ClientNotice::Reconnecting { .. })));
+    client.close();
+}
