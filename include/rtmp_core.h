@@ -13,6 +13,103 @@
 #define RTMP_CORE_VERSION_PATCH 0
 
 
+// Result codes. Numbers are stable and never reused.
+enum rtmp_result
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  RTMP_RESULT_OK = 0,
+  // A required pointer argument was NULL.
+  RTMP_RESULT_NULL_PARAMETER = -1,
+  // An argument is invalid (bad address, not UTF-8, out of range).
+  RTMP_RESULT_INVALID_ARGUMENT = -2,
+  // A socket or thread error.
+  RTMP_RESULT_IO = -3,
+  // The peer broke the protocol.
+  RTMP_RESULT_PROTOCOL = -4,
+  // Nothing happened within the timeout (polls), or a deadline passed.
+  RTMP_RESULT_TIMEOUT = -5,
+  // The server or client is closed.
+  RTMP_RESULT_CLOSED = -6,
+  // A bug inside the library panicked; the call did nothing else.
+  RTMP_RESULT_PANIC = -7,
+  // The call is not valid now (e.g. calling back into a busy handle).
+  RTMP_RESULT_INVALID_STATE = -8,
+  // The caller's buffer is too small.
+  RTMP_RESULT_BUFFER_TOO_SMALL = -9,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum rtmp_result rtmp_result;
+#else
+typedef int32_t rtmp_result;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// What an event is about.
+typedef enum {
+  // A client connects (`app`; `detail` is the peer address).
+  RTMP_EVENT_TYPE_CONNECT = 1,
+  // A client starts publishing `app`/`stream` (`detail`: live, record or append).
+  RTMP_EVENT_TYPE_PUBLISH = 2,
+  // A client starts playing `app`/`stream`.
+  RTMP_EVENT_TYPE_PLAY = 3,
+  // A publish ended.
+  RTMP_EVENT_TYPE_UNPUBLISH = 4,
+  // A player stopped.
+  RTMP_EVENT_TYPE_PLAY_STOP = 5,
+  // A publisher sent metadata.
+  RTMP_EVENT_TYPE_METADATA = 6,
+  // A frame of a tapped stream: `media`, `timestamp`, flags, `data`/`len`.
+  RTMP_EVENT_TYPE_FRAME = 7,
+  // A connection closed (`detail` says why).
+  RTMP_EVENT_TYPE_DISCONNECT = 8,
+} rtmp_event_type;
+
+// Audio or video.
+typedef enum {
+  RTMP_MEDIA_KIND_NONE = 0,
+  RTMP_MEDIA_KIND_AUDIO = 8,
+  RTMP_MEDIA_KIND_VIDEO = 9,
+} rtmp_media_kind;
+
+// A running server, made by `rtmp_server_start` and released (shut down) by
+// `rtmp_server_free`.
+typedef struct rtmp_server rtmp_server;
+
+// Server settings, made by `rtmp_server_config_new` and released by
+// `rtmp_server_config_free`. Not thread-safe: configure from one thread.
+typedef struct rtmp_server_config rtmp_server_config;
+
+// One server event. Pointers are borrowed: valid until the callback returns, or until
+// the next `rtmp_server_poll` on the same server. Copy what you keep.
+typedef struct {
+  rtmp_event_type event_type;
+  // The connection, for decisions and to match events to clients.
+  uint64_t conn;
+  // Non-zero when the server was built with manual decisions and waits for
+  // `rtmp_server_accept` / `rtmp_server_reject` with `conn` and this value.
+  uint64_t decision;
+  // Application name (never NULL; "" when not applicable).
+  const char *app;
+  // Stream name (never NULL; "" when not applicable).
+  const char *stream;
+  // Peer address, publish type or disconnect reason (never NULL).
+  const char *detail;
+  rtmp_media_kind media;
+  // Milliseconds.
+  uint32_t timestamp;
+  bool keyframe;
+  bool sequence_header;
+  // The frame's FLV tag body (Frame events), else NULL.
+  const uint8_t *data;
+  size_t len;
+} rtmp_event;
+
+// Called with each event on the library's dispatcher thread.
+typedef void (*rtmp_event_callback)(void *userdata, const rtmp_event *event);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -20,6 +117,117 @@ extern "C" {
 // The library version as a NUL-terminated string, e.g. "0.1.0". The pointer is static:
 // never free it. Thread-safe.
 const char *rtmp_version(void);
+
+// Copies the calling thread's last error message into `buf` (`len` bytes, NUL
+// included) when it fits, and returns the length it needs including the NUL (1 when
+// there is no error). `buf` may be NULL to ask for the length. Thread-safe: each thread
+// has its own last error.
+size_t rtmp_last_error(char *buf, size_t len);
+
+// A new configuration: listen on nothing yet, one worker per core, automatic decisions.
+// Free it with `rtmp_server_config_free`. Never NULL.
+rtmp_server_config *rtmp_server_config_new(void);
+
+// Releases a configuration. NULL is ignored.
+//
+// # Safety
+// `config` must come from `rtmp_server_config_new` and not be used afterwards.
+void rtmp_server_config_free(rtmp_server_config *config);
+
+// Adds a listen address such as "0.0.0.0:1935" or "[::1]:1935" (port 0 picks one).
+//
+// # Safety
+// `config` must be a live configuration; `addr` a NUL-terminated string.
+rtmp_result rtmp_server_config_listen(rtmp_server_config *config, const char *addr);
+
+// Sets the number of worker threads (0 keeps the default, one per core).
+//
+// # Safety
+// `config` must be a live configuration.
+rtmp_result rtmp_server_config_workers(rtmp_server_config *config, uint32_t workers);
+
+// When true, connect, publish and play wait for `rtmp_server_accept` /
+// `rtmp_server_reject` (events carry a non-zero `decision`).
+//
+// # Safety
+// `config` must be a live configuration.
+rtmp_result rtmp_server_config_manual_decisions(rtmp_server_config *config, bool manual);
+
+// When true, every stream is tapped from its first frame: Frame events for all of them.
+//
+// # Safety
+// `config` must be a live configuration.
+rtmp_result rtmp_server_config_tap_all(rtmp_server_config *config, bool on);
+
+// Binds the listeners and starts the server; on success writes the handle to `*out`
+// (release it with `rtmp_server_free`). The configuration stays yours.
+//
+// # Safety
+// `config` must be a live configuration and `out` a writable pointer.
+rtmp_result rtmp_server_start(const rtmp_server_config *config, rtmp_server **out);
+
+// Shuts the server down (players and publishers are told, connections closed, threads
+// joined) and releases it. NULL is ignored. Must not be called from an event callback:
+// there it does nothing and sets the last error.
+//
+// # Safety
+// `server` must come from `rtmp_server_start` and not be used afterwards.
+void rtmp_server_free(rtmp_server *server);
+
+// Copies the first listen address ("127.0.0.1:1935") into `buf`; returns the length
+// needed including the NUL, or 0 if `server` is NULL. Thread-safe.
+//
+// # Safety
+// `server` must be a live server; `buf` NULL or writable for `len` bytes.
+size_t rtmp_server_local_addr(const rtmp_server *server, char *buf, size_t len);
+
+// Waits up to `timeout_ms` for the next event and writes it to `*out`. Returns
+// RTMP_RESULT_TIMEOUT when none came. The event's pointers stay valid until the next
+// poll on this server. Poll from one thread at a time, and not together with a callback.
+//
+// # Safety
+// `server` must be a live server and `out` writable.
+rtmp_result rtmp_server_poll(rtmp_server *server, uint32_t timeout_ms, rtmp_event *out);
+
+// Delivers every event to `callback(userdata, event)` on a dispatcher thread the library
+// owns, from now on (polling then returns nothing). `userdata` is passed as is and used
+// from that thread. Inside the callback, accept/reject/tap may be called; freeing the
+// server may not. A second call fails with RTMP_RESULT_INVALID_STATE.
+//
+// # Safety
+// `server` must be a live server; `callback` must be safe to call from another thread
+// with `userdata` until the server is freed.
+rtmp_result rtmp_server_set_callback(rtmp_server *server,
+                                     rtmp_event_callback callback,
+                                     void *userdata);
+
+// Accepts the decision `decision` of connection `conn` (both from the event).
+// Thread-safe; may be called from a callback.
+//
+// # Safety
+// `server` must be a live server.
+rtmp_result rtmp_server_accept(const rtmp_server *server, uint64_t conn, uint64_t decision);
+
+// Rejects a decision with a status `code` (NULL: the usual one, e.g.
+// NetStream.Publish.BadName) and a `description` the client sees. Thread-safe.
+//
+// # Safety
+// `server` must be a live server; strings NULL (code only) or NUL-terminated.
+rtmp_result rtmp_server_reject(const rtmp_server *server,
+                               uint64_t conn,
+                               uint64_t decision,
+                               const char *code,
+                               const char *description);
+
+// Starts (`on` true) or stops delivering `app`/`stream`'s frames as Frame events.
+// Thread-safe.
+//
+// # Safety
+// `server` must be a live server; strings NUL-terminated.
+rtmp_result rtmp_server_tap(const rtmp_server *server,
+                            const char *app,
+                            const char *stream,
+                            bool on);
 
 #ifdef __cplusplus
 }  // extern "C"

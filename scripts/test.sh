@@ -18,6 +18,9 @@ step "cargo clippy -D warnings"
 cargo clippy --all-targets -- -D warnings
 
 step "cargo test"
+# The C tests link target/debug/librtmp_core.{so,a}, which only a build of the library
+# itself (not of its tests) refreshes.
+cargo build --lib
 cargo test --all-targets
 cargo test --doc
 

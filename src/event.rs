@@ -38,6 +38,21 @@ pub struct Decision {
     pub(crate) request: RequestId,
 }
 
+impl Decision {
+    /// The request part, for bindings that pass a decision as two integers.
+    pub fn request_id(&self) -> u64 {
+        self.request.0
+    }
+
+    /// Rebuilds a decision from [`conn`](Self::conn) and [`request_id`](Self::request_id).
+    pub fn from_parts(conn: ConnectionId, request_id: u64) -> Self {
+        Decision {
+            conn,
+            request: RequestId(request_id),
+        }
+    }
+}
+
 /// Why a connection ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DisconnectReason {

@@ -100,12 +100,15 @@ pub struct StreamCounters {
 pub struct StreamLimits {
     /// Bytes of media the log keeps at most (two GOPs normally fit many times over).
     pub max_cached_bytes: usize,
+    /// Whether new streams start tapped (their frames reported to the application).
+    pub tap_all: bool,
 }
 
 impl Default for StreamLimits {
     fn default() -> Self {
         StreamLimits {
             max_cached_bytes: 32 << 20,
+            tap_all: false,
         }
     }
 }
@@ -350,7 +353,7 @@ impl Hub {
                     log: Mutex::new(StreamLog::default()),
                     watchers: (0..self.workers).map(|_| AtomicU64::new(0)).collect(),
                     wake_pending: (0..self.workers).map(|_| AtomicBool::new(false)).collect(),
-                    tapped: AtomicBool::new(false),
+                    tapped: AtomicBool::new(self.limits.tap_all),
                     counters: StreamCounters::default(),
                 })
             })
@@ -480,6 +483,7 @@ mod tests {
     fn log_respects_its_byte_bound_by_dropping_whole_gops() {
         let limits = StreamLimits {
             max_cached_bytes: 2_500,
+            ..StreamLimits::default()
         };
         let mut log = StreamLog::default();
         for i in 0..40u32 {

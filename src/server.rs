@@ -146,6 +146,13 @@ impl ServerBuilder {
         self
     }
 
+    /// Taps every stream from its first frame (see [`ServerHandle::tap`]), so an
+    /// application that counts or records everything misses nothing.
+    pub fn tap_all(mut self, on: bool) -> Self {
+        self.config.stream_limits.tap_all = on;
+        self
+    }
+
     /// Frames of tapped streams waiting for the application before new ones are dropped
     /// (default 4096).
     pub fn tap_backlog(mut self, frames: usize) -> Self {
