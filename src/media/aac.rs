@@ -1,6 +1,7 @@
 //! AAC packaging: ADTS streams (what `-f adts` and most encoders emit) or raw frames with an
-//! AudioSpecificConfig, to FLV audio tag bodies, and back to ADTS. Also the legacy FLV
-//! AudioTagHeader itself ([`LegacyAudioHeader`]), which AAC and MP3 use.
+//! AudioSpecificConfig, to FLV audio tag bodies, and back to ADTS. The legacy FLV
+//! AudioTagHeader itself, which AAC and MP3 use, is [`LegacyAudioHeader`] in
+//! [`legacy`](super::legacy).
 //!
 //! ```text
 //! ADTS  = syncword:12=FFF ID:1 layer:2=0 protection_absent:1 profile:2 (object type - 1)
@@ -20,134 +21,9 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::enhanced::{
-    u8_enum, AudioPacketType, ExAudioHeader, FourCc, MediaError, PackagedAudio, Result,
-};
-
-u8_enum! {
-    /// Legacy SoundFormat (the high nibble of an AudioTagHeader; 9 means ExAudioTagHeader,
-    /// 12 and 13 are reserved).
-    pub enum SoundFormat {
-        LinearPcmPlatformEndian = 0,
-        Adpcm = 1,
-        Mp3 = 2,
-        LinearPcmLittleEndian = 3,
-        Nellymoser16kHzMono = 4,
-        Nellymoser8kHzMono = 5,
-        Nellymoser = 6,
-        G711ALaw = 7,
-        G711MuLaw = 8,
-        Aac = 10,
-        Speex = 11,
-        Mp3At8kHz = 14,
-        DeviceSpecific = 15,
-    }
-}
-
-u8_enum! {
-    /// AACPacketType of legacy AAC bodies.
-    pub enum AacPacketType {
-        /// AudioSpecificConfig.
-        SequenceHeader = 0,
-        /// One raw AAC frame (an access unit without ADTS header).
-        Raw = 1,
-    }
-}
-
-/// A legacy AudioTagHeader.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LegacyAudioHeader {
-    pub format: SoundFormat,
-    /// SoundRate: 0 = 5.5 kHz (or "special"), 1 = 11 kHz, 2 = 22 kHz, 3 = 44 kHz.
-    pub rate: u8,
-    /// SoundSize: 16-bit samples (always set for compressed formats).
-    pub sixteen_bit: bool,
-    /// SoundType: stereo.
-    pub stereo: bool,
-    /// For AAC only.
-    pub aac_packet_type: Option<AacPacketType>,
-}
-
-impl LegacyAudioHeader {
-    /// The AAC header every writer uses (0xAF: 44 kHz, 16-bit, stereo, whatever the
-    /// stream; the AudioSpecificConfig is what counts).
-    pub fn aac(packet_type: AacPacketType) -> Self {
-        LegacyAudioHeader {
-            format: SoundFormat::Aac,
-            rate: 3,
-            sixteen_bit: true,
-            stereo: true,
-            aac_packet_type: Some(packet_type),
-        }
-    }
-
-    /// The header for MP3 (sound format 2) at `sample_rate` with `channels`, as ffmpeg
-    /// picks it: 44100 and 48000 Hz are rate 3, 22050 is 2, 11025 is 1; 8000 Hz is sound
-    /// format 14 (MP3 8 kHz) with rate 0; other rates are [`MediaError::Unsupported`].
-    pub fn mp3(sample_rate: u32, channels: u8) -> Result<Self> {
-        let (format, rate) = match sample_rate {
-            44100 | 48000 => (SoundFormat::Mp3, 3),
-            22050 => (SoundFormat::Mp3, 2),
-            11025 => (SoundFormat::Mp3, 1),
-            8000 => (SoundFormat::Mp3At8kHz, 0),
-            _ => return Err(MediaError::Unsupported("MP3 sample rate in legacy FLV")),
-        };
-        Ok(LegacyAudioHeader {
-            format,
-            rate,
-            sixteen_bit: true,
-            stereo: channels > 1,
-            aac_packet_type: None,
-        })
-    }
-
-    /// Parses a legacy audio header; returns it and the payload offset. Sound format 9
-    /// (Enhanced RTMP) is [`MediaError::Invalid`] here.
-    pub fn parse(body: &[u8]) -> Result<(LegacyAudioHeader, usize)> {
-        let first = *body
-            .first()
-            .ok_or(MediaError::Truncated("AudioTagHeader"))?;
-        let format = SoundFormat::from_u8(first >> 4).ok_or(MediaError::Invalid("SoundFormat"))?;
-        let mut aac_packet_type = None;
-        if format == SoundFormat::Aac {
-            let pt = *body.get(1).ok_or(MediaError::Truncated("AACPacketType"))?;
-            aac_packet_type =
-                Some(AacPacketType::from_u8(pt).ok_or(MediaError::Invalid("AACPacketType"))?);
-        }
-        let header = LegacyAudioHeader {
-            format,
-            rate: (first >> 2) & 3,
-            sixteen_bit: first & 2 != 0,
-            stereo: first & 1 != 0,
-            aac_packet_type,
-        };
-        Ok((header, 1 + aac_packet_type.is_some() as usize))
-    }
-
-    /// The first byte.
-    pub fn flags(&self) -> u8 {
-        (self.format as u8) << 4
-            | (self.rate & 3) << 2
-            | (self.sixteen_bit as u8) << 1
-            | self.stereo as u8
-    }
-
-    /// Appends the header.
-    pub fn write(&self, out: &mut impl BufMut) {
-        out.put_u8(self.flags());
-        if let Some(pt) = self.aac_packet_type {
-            out.put_u8(pt as u8);
-        }
-    }
-
-    /// The header followed by `payload`, as one tag body.
-    pub fn to_body(&self, payload: &[u8]) -> Bytes {
-        let mut out = Vec::with_capacity(2 + payload.len());
-        self.write(&mut out);
-        out.extend_from_slice(payload);
-        out.into()
-    }
-}
+use super::enhanced::{AudioPacketType, ExAudioHeader, FourCc, MediaError, PackagedAudio, Result};
+use super::legacy::{AacPacketType, LegacyAudioHeader};
+use super::nal::BitReader;
 
 /// Sampling frequencies by samplingFrequencyIndex (13 and 14 reserved, 15 explicit).
 pub const SAMPLE_RATES: [u32; 13] = [
@@ -344,12 +220,12 @@ impl AudioSpecificConfig {
 
     /// Parses a config (its first fields; the rest is kept in `data`).
     pub fn parse(data: &[u8]) -> Result<Self> {
-        let mut r = super::avc::BitReader::new(data, "AudioSpecificConfig");
-        let object_type = |r: &mut super::avc::BitReader<'_>| -> Result<u8> {
+        let mut r = BitReader::new(data, "AudioSpecificConfig");
+        let object_type = |r: &mut BitReader<'_>| -> Result<u8> {
             let t = r.bits(5)? as u8;
             Ok(if t == 31 { 32 + r.bits(6)? as u8 } else { t })
         };
-        let frequency = |r: &mut super::avc::BitReader<'_>| -> Result<(u8, u32)> {
+        let frequency = |r: &mut BitReader<'_>| -> Result<(u8, u32)> {
             let index = r.bits(4)? as u8;
             let rate = match index {
                 15 => r.bits(24)?,

@@ -1,5 +1,5 @@
 //! AAC tests: ADTS parsing (with and without CRC), AudioSpecificConfig, packaging compared
-//! with ffmpeg's FLV of the same ADTS stream, ADTS round trip; legacy audio headers (MP3).
+//! with ffmpeg's FLV of the same ADTS stream, ADTS round trip.
 
 use bytes::Bytes;
 use proptest::prelude::*;
@@ -178,34 +178,6 @@ fn enhanced_mp4a_bodies() {
     assert_eq!(u.config().unwrap().sample_rate, 48000);
     assert!(u.push(&Bytes::from_static(b"\x91Opusx")).is_err());
     assert!(u.push(&Bytes::from_static(b"\x2ex")).is_err()); // MP3
-}
-
-#[test]
-fn legacy_headers_and_mp3() {
-    let tags = flv_tags("mp3.flv", TagKind::Audio);
-    let (h, start) = LegacyAudioHeader::parse(&tags[0].body).unwrap();
-    assert_eq!(
-        (h.format, h.rate, h.sixteen_bit, h.stereo, start),
-        (SoundFormat::Mp3, 3, true, false, 1)
-    );
-    assert_eq!(LegacyAudioHeader::mp3(44100, 1).unwrap(), h);
-    assert_eq!(h.flags(), 0x2e);
-    assert_eq!(&tags[0].body[1..3], b"\xff\xfb"); // an MPEG-1 layer III frame follows
-    assert!(tags
-        .iter()
-        .all(|t| t.body[0] == 0x2e
-            && flv::audio_packet(&t.body) == Some(flv::AudioPacket::CodedFrames)));
-    assert_eq!(LegacyAudioHeader::mp3(48000, 2).unwrap().flags(), 0x2f);
-    assert_eq!(LegacyAudioHeader::mp3(8000, 1).unwrap().flags(), 0xe2);
-    assert!(LegacyAudioHeader::mp3(32000, 2).is_err());
-    assert_eq!(
-        LegacyAudioHeader::aac(AacPacketType::Raw).to_body(b"x"),
-        &b"\xaf\x01x"[..]
-    );
-    assert!(LegacyAudioHeader::parse(b"\x9f").is_err()); // ExAudioTagHeader
-    assert!(LegacyAudioHeader::parse(b"\xaf\x02").is_err());
-    assert!(LegacyAudioHeader::parse(b"\xaf").is_err());
-    assert!(LegacyAudioHeader::parse(b"").is_err());
 }
 
 proptest! {

@@ -23,11 +23,11 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::avc::BitReader;
 use super::enhanced::{
     ExVideoHeader, FourCc, MediaError, PackagedVideo, Result, VideoFrame, VideoFrameType,
     VideoPacketType,
 };
+use super::nal::BitReader;
 
 pub const OBU_SEQUENCE_HEADER: u8 = 1;
 pub const OBU_TEMPORAL_DELIMITER: u8 = 2;

@@ -23,11 +23,11 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::avc::BitReader;
 use super::enhanced::{
     ExVideoHeader, FourCc, MediaError, PackagedVideo, Result, VideoFrame, VideoFrameType,
     VideoPacketType,
 };
+use super::nal::BitReader;
 
 /// Which VP codec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

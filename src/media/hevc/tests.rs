@@ -4,10 +4,13 @@
 use bytes::Bytes;
 use proptest::prelude::*;
 
+use super::parameter_sets::{parse_ptl, rbsp, sps_tail};
 use super::*;
 use crate::media::enhanced::tests::{fixture, flv_tags, packets};
-use crate::media::enhanced::{ExVideoHeader, LegacyVideoHeader, VideoPacketType};
+use crate::media::enhanced::{ExVideoHeader, VideoPacketType};
 use crate::media::flv::{self, TagKind};
+use crate::media::legacy::LegacyVideoHeader;
+use crate::media::nal::{length_prefixed, BitReader};
 
 fn access_units(data: &[u8]) -> Vec<&[u8]> {
     let base = data.as_ptr() as usize;

@@ -1,5 +1,7 @@
-use super::*;
 use proptest::prelude::*;
+
+use super::*;
+use crate::protocol::amf::AmfLimits;
 
 fn limits() -> AmfLimits {
     AmfLimits::default()

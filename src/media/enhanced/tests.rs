@@ -1,4 +1,4 @@
-//! Enhanced RTMP and legacy tag header tests, plus the fixture readers the codec tests
+//! Enhanced RTMP tag header tests, plus the fixture readers the codec tests
 //! share (FLV tags, ffprobe packet lists, IVF and Ogg).
 
 use bytes::Bytes;
@@ -6,6 +6,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::media::flv::{self, FlvReader, FlvTag, TagKind};
+use crate::media::legacy::LegacyVideoHeader;
 
 // ---------------------------------------------------------------------------------------
 // Fixture helpers (tests/fixtures/elementary, see its README.md).
@@ -277,7 +278,7 @@ fn multitrack_layout_errors() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Enhanced RTMP audio, MultichannelConfig, legacy video.
+// Enhanced RTMP audio, MultichannelConfig.
 // ---------------------------------------------------------------------------------------
 
 #[test]
@@ -335,25 +336,6 @@ fn multichannel_config_layouts() {
     }
     assert!(MultichannelConfig::parse(b"\x03\x02").is_err());
     assert!(MultichannelConfig::parse(b"\x02\x03\x00").is_err());
-}
-
-#[test]
-fn legacy_video_headers() {
-    let (h, start) = LegacyVideoHeader::parse(b"\x17\x01\xff\xff\xfedata").unwrap();
-    assert_eq!(
-        h,
-        LegacyVideoHeader::avc(VideoFrameType::Key, AvcPacketType::Nalu, -2)
-    );
-    assert_eq!(start, 5);
-    assert_eq!(h.to_body(b"data"), &b"\x17\x01\xff\xff\xfedata"[..]);
-    let (h, start) = LegacyVideoHeader::parse(b"\x22h263").unwrap();
-    assert_eq!((h.codec_id, h.avc_packet_type, start), (2, None, 1));
-    let (h, _) = LegacyVideoHeader::parse(b"\x57\x00").unwrap();
-    assert_eq!(h.command, Some(0));
-    assert!(LegacyVideoHeader::parse(b"\x07\x01\0\0\0").is_err()); // frame type 0
-    assert!(LegacyVideoHeader::parse(b"\x17\x03\0\0\0").is_err()); // AVCPacketType 3
-    assert!(LegacyVideoHeader::parse(b"\x17\x01\0").is_err());
-    assert!(LegacyVideoHeader::parse(b"\x97\x01\0\0\0").is_err()); // an ExVideoTagHeader
 }
 
 #[test]
