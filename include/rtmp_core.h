@@ -134,7 +134,7 @@ rtmp_server_config *rtmp_server_config_new(void);
 // `config` must come from `rtmp_server_config_new` and not be used afterwards.
 void rtmp_server_config_free(rtmp_server_config *config);
 
-// Adds a listen address such as "0.0.0.0:1935" or "[::1]:1935" (port 0 picks one).
+// Adds a listen address such as `0.0.0.0:1935` or `[::1]:1935` (port 0 picks one).
 //
 // # Safety
 // `config` must be a live configuration; `addr` a NUL-terminated string.

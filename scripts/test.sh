@@ -17,6 +17,9 @@ cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --all-targets -- -D warnings
 
+step "cargo doc -D warnings"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
+
 step "cargo test"
 # The C tests link target/debug/librtmp_core.{so,a}, which only a build of the library
 # itself (not of its tests) refreshes.

@@ -95,8 +95,8 @@ impl ServerBuilder {
         self
     }
 
-    /// When true, connect, publish and play wait for [`Server::accept`] or
-    /// [`Server::reject`]; when false (the default) they are accepted at once and reported.
+    /// When true, connect, publish and play wait for [`ServerHandle::accept`] or
+    /// [`ServerHandle::reject`]; when false (the default) they are accepted at once and reported.
     pub fn manual_decisions(mut self, manual: bool) -> Self {
         self.config.manual_decisions = manual;
         self

@@ -271,7 +271,7 @@ pub unsafe extern "C" fn rtmp_server_config_free(config: *mut RtmpServerConfig) 
     }
 }
 
-/// Adds a listen address such as "0.0.0.0:1935" or "[::1]:1935" (port 0 picks one).
+/// Adds a listen address such as `0.0.0.0:1935` or `[::1]:1935` (port 0 picks one).
 ///
 /// # Safety
 /// `config` must be a live configuration; `addr` a NUL-terminated string.

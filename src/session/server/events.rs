@@ -129,7 +129,7 @@ pub enum ServerEvent {
         kind: MediaKind,
         enable: bool,
     },
-    /// The client answered a ping (see [`ServerSession::ping`]).
+    /// The client answered a ping (see [`ServerSession::ping`](super::ServerSession::ping)).
     PingResponse { timestamp: u32 },
     /// The client acknowledged this many bytes (modulo 2^32).
     Acknowledgement { sequence_number: u32 },
