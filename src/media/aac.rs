@@ -21,7 +21,9 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::enhanced::{AudioPacketType, ExAudioHeader, FourCc, MediaError, PackagedAudio, Result};
+use super::enhanced::{
+    AudioPacketType, ExAudioHeader, FourCc, MediaError, PackagedAudio, Result, SentRecord,
+};
 use super::legacy::{AacPacketType, LegacyAudioHeader};
 use super::nal::BitReader;
 
@@ -319,7 +321,7 @@ pub fn to_adts(raw: &[u8], config: &AudioSpecificConfig) -> Result<Vec<u8>> {
 pub struct AacPackager {
     enhanced: bool,
     config: Option<AudioSpecificConfig>,
-    sent: Option<Bytes>,
+    sent: SentRecord,
 }
 
 impl AacPackager {
@@ -373,11 +375,10 @@ impl AacPackager {
             .config
             .as_ref()
             .ok_or(MediaError::MissingConfig("AudioSpecificConfig"))?;
-        let mut sequence_header = None;
-        if self.sent.as_ref() != Some(&config.data) {
-            sequence_header = Some(self.body(true, &config.data));
-            self.sent = Some(config.data.clone());
-        }
+        let sequence_header = self
+            .sent
+            .update(config.data.clone())
+            .map(|record| self.body(true, &record));
         Ok(PackagedAudio {
             sequence_header,
             frame: self.body(false, raw),

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use proptest::prelude::*;
 
 use super::*;
-use crate::media::enhanced::tests::{fixture, flv_tags, packets};
+use crate::media::enhanced::tests::{fixture, flv_tags, from_bits, packets};
 use crate::media::flv::{self, TagKind};
 
 #[test]
@@ -137,12 +137,7 @@ fn audio_specific_configs() {
     let h = asc.adts_header().unwrap();
     assert_eq!((h.profile, h.sampling_index, h.channel_config), (1, 6, 2));
     // Escape object type (31 + 6 bits) and explicit frequency (index 15 + 24 bits).
-    let bits = "11111 000001 1111 000000000111111101110111 0010";
-    let bits: String = bits.split_whitespace().collect();
-    let mut bytes = vec![0u8; bits.len().div_ceil(8)];
-    for (i, b) in bits.bytes().enumerate() {
-        bytes[i / 8] |= (b - b'0') << (7 - i % 8);
-    }
+    let bytes = from_bits("11111 000001 1111 000000000111111101110111 0010");
     let asc = AudioSpecificConfig::parse(&bytes).unwrap();
     assert_eq!(asc.channel_config, 2);
     assert_eq!(

@@ -24,8 +24,8 @@
 use bytes::{BufMut, Bytes};
 
 use super::enhanced::{
-    ExVideoHeader, FourCc, MediaError, PackagedVideo, Result, VideoFrame, VideoFrameType,
-    VideoPacketType,
+    ExVideoHeader, FourCc, MediaError, PackagedVideo, Result, SentRecord, VideoFrame,
+    VideoFrameType, VideoPacketType,
 };
 use super::nal::BitReader;
 
@@ -436,7 +436,7 @@ fn is_key_frame(obu: &Obu<'_>, reduced_still_picture_header: bool) -> Result<boo
 pub struct Av1Packager {
     sequence_header: Option<SequenceHeader>,
     config: Option<Av1Config>,
-    sent: Option<Bytes>,
+    sent: SentRecord,
 }
 
 impl Av1Packager {
@@ -511,26 +511,12 @@ impl Av1Packager {
 
     /// The SequenceEnd body.
     pub fn end_of_sequence(&self) -> Bytes {
-        ExVideoHeader::new(
-            VideoFrameType::Key,
-            VideoPacketType::SequenceEnd,
-            FourCc::AV01,
-        )
-        .to_body(&[])
+        ExVideoHeader::sequence_end(FourCc::AV01).to_body(&[])
     }
 
     fn take_sequence_header(&mut self) -> Option<Bytes> {
-        let record = self.config.as_ref()?.to_bytes();
-        if self.sent.as_ref() == Some(&record) {
-            return None;
-        }
-        let header = ExVideoHeader::new(
-            VideoFrameType::Key,
-            VideoPacketType::SequenceStart,
-            FourCc::AV01,
-        );
-        self.sent = Some(record.clone());
-        Some(header.to_body(&record))
+        let record = self.sent.update(self.config.as_ref()?.to_bytes())?;
+        Some(ExVideoHeader::sequence_start(FourCc::AV01).to_body(&record))
     }
 }
 

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use proptest::prelude::*;
 
 use super::*;
-use crate::media::enhanced::tests::{fixture, flv_tags, packets};
+use crate::media::enhanced::tests::{fixture, flv_tags, from_bits, packets};
 use crate::media::flv::{self, TagKind};
 
 /// The temporal units of a low-overhead stream: each starts at a temporal delimiter.
@@ -185,12 +185,7 @@ fn reduced_still_picture_header() {
     // width-1 (7 bits = 127), height-1 (7 bits = 63), three tool flags, superres/cdef/
     // restoration, color_config (high_bitdepth 0, mono 0, no description, range 1,
     // chroma_sample_position 2), film grain 0.
-    let bits = "000 1 1 11111 0110 0110 1111111 0111111 000 000 0 0 0 1 10 0 0";
-    let bits: String = bits.split_whitespace().collect();
-    let mut bytes = vec![0u8; bits.len().div_ceil(8)];
-    for (i, b) in bits.bytes().enumerate() {
-        bytes[i / 8] |= (b - b'0') << (7 - i % 8);
-    }
+    let bytes = from_bits("000 1 1 11111 0110 0110 1111111 0111111 000 000 0 0 0 1 10 0 0");
     let h = SequenceHeader::parse(&bytes).unwrap();
     assert!(h.reduced_still_picture_header && h.still_picture);
     assert_eq!(

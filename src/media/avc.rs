@@ -29,13 +29,12 @@
 use bytes::{BufMut, Bytes};
 
 use super::enhanced::{
-    Cursor, FourCc, MediaError, PackagedVideo, Result, VideoFrame, VideoTagFormat,
+    Cursor, FourCc, MediaError, PackagedVideo, Result, SentRecord, VideoFrame, VideoTagFormat,
 };
 use super::legacy::CODEC_ID_AVC;
 use super::nal::{
-    composition_time, nal_config_body, nal_payload_to_annexb, put_nal_list, read_nal_packet,
-    remove_emulation_prevention, split_annexb, write_nal_frame_header, BitReader, NalPacket,
-    ParamSets,
+    composition_time, nal_payload_to_annexb, put_nal_list, remove_emulation_prevention,
+    split_annexb, BitReader, NalPacket, NalTags, ParamSets,
 };
 
 /// NAL unit type of an IDR slice.
@@ -48,6 +47,12 @@ pub const NAL_PPS: u8 = 8;
 pub const NAL_AUD: u8 = 9;
 /// NAL unit type of a sequence parameter set extension.
 pub const NAL_SPS_EXT: u8 = 13;
+
+/// How H.264 tag headers say so: legacy codec id 7, Enhanced FourCC `avc1`.
+const TAGS: NalTags = NalTags {
+    legacy_codec_id: CODEC_ID_AVC,
+    fourcc: FourCc::AVC1,
+};
 
 /// The NAL unit type of an H.264 NAL unit (0 for an empty slice).
 pub fn nal_type(nal: &[u8]) -> u8 {
@@ -296,7 +301,7 @@ pub struct AvcPackager {
     format: VideoTagFormat,
     sets: ParamSets,
     config: Option<AvcConfig>,
-    sent: Option<Bytes>,
+    sent: SentRecord,
 }
 
 impl AvcPackager {
@@ -360,41 +365,16 @@ impl AvcPackager {
         if changed {
             self.rebuild()?;
         }
-        let sequence_header = self.take_sequence_header();
-        if frame_nals.is_empty() {
-            return Ok(PackagedVideo {
-                sequence_header,
-                ..Default::default()
-            });
-        }
-        if self.config.is_none() {
+        if !frame_nals.is_empty() && self.config.is_none() {
             return Err(MediaError::MissingConfig("H.264 frame before SPS/PPS"));
         }
-        let size: usize = frame_nals.iter().map(|n| n.len() + 4).sum();
-        let mut body = Vec::with_capacity(8 + size);
-        write_nal_frame_header(
-            &mut body,
-            self.format,
-            CODEC_ID_AVC,
-            FourCc::AVC1,
-            keyframe,
-            cts,
-        );
-        for nal in frame_nals {
-            body.put_u32(nal.len() as u32);
-            body.extend_from_slice(nal);
-        }
-        Ok(PackagedVideo {
-            sequence_header,
-            frame: Some(body.into()),
-            keyframe,
-            composition_time: cts,
-        })
+        let sequence_header = self.take_sequence_header();
+        Ok(TAGS.packaged(self.format, sequence_header, &frame_nals, keyframe, cts))
     }
 
     /// The end-of-sequence body (legacy AVCPacketType 2, or SequenceEnd).
     pub fn end_of_sequence(&self) -> Bytes {
-        nal_config_body(self.format, CODEC_ID_AVC, FourCc::AVC1, true, &[])
+        TAGS.end_of_sequence(self.format)
     }
 
     fn store(&mut self, nal: &[u8]) -> Result<bool> {
@@ -420,13 +400,8 @@ impl AvcPackager {
 
     /// The sequence header body if the record differs from the last one sent.
     fn take_sequence_header(&mut self) -> Option<Bytes> {
-        let record = self.config.as_ref()?.to_bytes();
-        if self.sent.as_ref() == Some(&record) {
-            return None;
-        }
-        let body = nal_config_body(self.format, CODEC_ID_AVC, FourCc::AVC1, false, &record);
-        self.sent = Some(record);
-        Some(body)
+        let record = self.sent.update(self.config.as_ref()?.to_bytes())?;
+        Some(TAGS.sequence_header(self.format, &record))
     }
 }
 
@@ -459,7 +434,7 @@ impl AvcUnpacker {
     /// returns `None`, as do end of sequence, metadata and command frames. A frame returns
     /// Annex-B data, with the parameter sets in front when the tag says key frame.
     pub fn push(&mut self, body: &Bytes) -> Result<Option<VideoFrame>> {
-        match read_nal_packet(body, CODEC_ID_AVC, FourCc::AVC1)? {
+        match TAGS.read(body)? {
             NalPacket::Config(record) => {
                 self.config = Some(AvcConfig::parse(&record)?);
                 Ok(None)

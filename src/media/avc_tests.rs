@@ -5,7 +5,7 @@ use bytes::Bytes;
 use proptest::prelude::*;
 
 use super::*;
-use crate::media::enhanced::tests::{fixture, flv_tags, packets};
+use crate::media::enhanced::tests::{annexb_access_units, fixture, flv_tags, packets};
 use crate::media::enhanced::{ExVideoHeader, VideoPacketType};
 use crate::media::flv::{self, TagKind};
 use crate::media::legacy::LegacyVideoHeader;
@@ -17,16 +17,7 @@ fn nals(data: &[u8]) -> Vec<&[u8]> {
 
 /// The access units of an Annex-B fixture: each starts at an access unit delimiter.
 fn access_units(data: &[u8]) -> Vec<&[u8]> {
-    let base = data.as_ptr() as usize;
-    let starts: Vec<usize> = split_annexb(data)
-        .filter(|n| nal_type(n) == NAL_AUD)
-        .map(|n| n.as_ptr() as usize - base - 3)
-        .collect();
-    let mut out = Vec::new();
-    for (i, &s) in starts.iter().enumerate() {
-        out.push(&data[s..starts.get(i + 1).copied().unwrap_or(data.len())]);
-    }
-    out
+    annexb_access_units(data, |n| nal_type(n) == NAL_AUD)
 }
 
 /// Packages `NAME.h264` with the timestamps of `NAME.flv` and compares every body with

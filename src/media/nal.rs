@@ -19,7 +19,8 @@ use std::collections::BTreeMap;
 use bytes::{BufMut, Bytes};
 
 use super::enhanced::{
-    ExVideoHeader, FourCc, MediaError, Result, VideoFrameType, VideoPacketType, VideoTagFormat,
+    ExVideoHeader, FourCc, MediaError, PackagedVideo, Result, VideoFrameType, VideoPacketType,
+    VideoTagFormat,
 };
 use super::legacy::{AvcPacketType, LegacyVideoHeader};
 
@@ -262,55 +263,125 @@ impl ParamSets {
     }
 }
 
-/// The header of a NAL-unit frame body in either format.
-pub(crate) fn write_nal_frame_header(
-    out: &mut Vec<u8>,
-    format: VideoTagFormat,
-    legacy_codec_id: u8,
-    fourcc: FourCc,
-    keyframe: bool,
-    cts: i32,
-) {
-    let frame_type = VideoFrameType::key_if(keyframe);
-    match format {
-        VideoTagFormat::Legacy => LegacyVideoHeader {
-            codec_id: legacy_codec_id,
-            ..LegacyVideoHeader::avc(frame_type, AvcPacketType::Nalu, cts)
-        }
-        .write(out),
-        VideoTagFormat::Enhanced => ExVideoHeader::coded_frames(fourcc, keyframe, cts).write(out),
-    }
+/// How tag headers name one NAL codec: its legacy FLV codec id and its Enhanced RTMP
+/// FourCC. Writes the bodies its packager returns and reads them back, in either format.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NalTags {
+    pub(crate) legacy_codec_id: u8,
+    pub(crate) fourcc: FourCc,
 }
 
-/// A sequence header or end-of-sequence body in either format.
-pub(crate) fn nal_config_body(
-    format: VideoTagFormat,
-    legacy_codec_id: u8,
-    fourcc: FourCc,
-    end: bool,
-    record: &[u8],
-) -> Bytes {
-    match format {
-        VideoTagFormat::Legacy => {
-            let pt = if end {
-                AvcPacketType::EndOfSequence
-            } else {
-                AvcPacketType::SequenceHeader
+impl NalTags {
+    /// What a packager returns for one access unit: `sequence_header`, and unless `nals` is
+    /// empty a frame body with each of them behind a u32 length.
+    pub(crate) fn packaged(
+        &self,
+        format: VideoTagFormat,
+        sequence_header: Option<Bytes>,
+        nals: &[&[u8]],
+        keyframe: bool,
+        cts: i32,
+    ) -> PackagedVideo {
+        if nals.is_empty() {
+            return PackagedVideo {
+                sequence_header,
+                ..Default::default()
             };
-            LegacyVideoHeader {
-                codec_id: legacy_codec_id,
-                ..LegacyVideoHeader::avc(VideoFrameType::Key, pt, 0)
+        }
+        let size: usize = nals.iter().map(|n| n.len() + 4).sum();
+        let mut body = Vec::with_capacity(8 + size);
+        let frame_type = VideoFrameType::key_if(keyframe);
+        match format {
+            VideoTagFormat::Legacy => LegacyVideoHeader {
+                codec_id: self.legacy_codec_id,
+                ..LegacyVideoHeader::avc(frame_type, AvcPacketType::Nalu, cts)
             }
-            .to_body(record)
+            .write(&mut body),
+            VideoTagFormat::Enhanced => {
+                ExVideoHeader::coded_frames(self.fourcc, keyframe, cts).write(&mut body)
+            }
         }
-        VideoTagFormat::Enhanced => {
-            let pt = if end {
-                VideoPacketType::SequenceEnd
-            } else {
-                VideoPacketType::SequenceStart
-            };
-            ExVideoHeader::new(VideoFrameType::Key, pt, fourcc).to_body(record)
+        for nal in nals {
+            body.put_u32(nal.len() as u32);
+            body.extend_from_slice(nal);
         }
+        PackagedVideo {
+            sequence_header,
+            frame: Some(body.into()),
+            keyframe,
+            composition_time: cts,
+        }
+    }
+
+    /// The sequence header body carrying `record`.
+    pub(crate) fn sequence_header(&self, format: VideoTagFormat, record: &[u8]) -> Bytes {
+        match format {
+            VideoTagFormat::Legacy => self
+                .legacy_config_header(AvcPacketType::SequenceHeader)
+                .to_body(record),
+            VideoTagFormat::Enhanced => ExVideoHeader::sequence_start(self.fourcc).to_body(record),
+        }
+    }
+
+    /// The end-of-sequence body.
+    pub(crate) fn end_of_sequence(&self, format: VideoTagFormat) -> Bytes {
+        match format {
+            VideoTagFormat::Legacy => self
+                .legacy_config_header(AvcPacketType::EndOfSequence)
+                .to_body(&[]),
+            VideoTagFormat::Enhanced => ExVideoHeader::sequence_end(self.fourcc).to_body(&[]),
+        }
+    }
+
+    /// The legacy header of a key-frame configuration body of this codec.
+    fn legacy_config_header(&self, packet_type: AvcPacketType) -> LegacyVideoHeader {
+        LegacyVideoHeader {
+            codec_id: self.legacy_codec_id,
+            ..LegacyVideoHeader::avc(VideoFrameType::Key, packet_type, 0)
+        }
+    }
+
+    /// Reads a tag body of this codec in either format.
+    pub(crate) fn read(&self, body: &Bytes) -> Result<NalPacket> {
+        let first = *body
+            .first()
+            .ok_or(MediaError::Truncated("video tag body"))?;
+        if first & 0x80 != 0 {
+            let (h, start) = ExVideoHeader::parse(body)?;
+            if h.packet_type == VideoPacketType::Metadata {
+                return Ok(NalPacket::Other);
+            }
+            if h.fourcc != self.fourcc {
+                return Err(MediaError::Invalid("video FourCC for this codec"));
+            }
+            let payload = body.slice(start..);
+            return Ok(match h.packet_type {
+                VideoPacketType::SequenceStart => NalPacket::Config(payload),
+                VideoPacketType::CodedFrames | VideoPacketType::CodedFramesX => NalPacket::Frame {
+                    payload,
+                    keyframe: h.frame_type == VideoFrameType::Key,
+                    cts: h.composition_time,
+                },
+                _ => NalPacket::Other,
+            });
+        }
+        let (h, start) = LegacyVideoHeader::parse(body)?;
+        if h.command.is_some() {
+            return Ok(NalPacket::Other);
+        }
+        if h.codec_id != self.legacy_codec_id {
+            return Err(MediaError::Invalid("legacy video codec id for this codec"));
+        }
+        let payload = body.slice(start..);
+        Ok(match h.avc_packet_type {
+            Some(AvcPacketType::SequenceHeader) => NalPacket::Config(payload),
+            Some(AvcPacketType::Nalu) => NalPacket::Frame {
+                payload,
+                keyframe: h.frame_type == VideoFrameType::Key,
+                cts: h.composition_time,
+            },
+            _ => NalPacket::Other,
+        })
     }
 }
 
@@ -324,53 +395,6 @@ pub(crate) enum NalPacket {
     },
     /// End of sequence, metadata and the like.
     Other,
-}
-
-/// Reads a legacy (`legacy_codec_id`) or Enhanced (`fourcc`) NAL-codec tag body.
-pub(crate) fn read_nal_packet(
-    body: &Bytes,
-    legacy_codec_id: u8,
-    fourcc: FourCc,
-) -> Result<NalPacket> {
-    let first = *body
-        .first()
-        .ok_or(MediaError::Truncated("video tag body"))?;
-    if first & 0x80 != 0 {
-        let (h, start) = ExVideoHeader::parse(body)?;
-        if h.packet_type == VideoPacketType::Metadata {
-            return Ok(NalPacket::Other);
-        }
-        if h.fourcc != fourcc {
-            return Err(MediaError::Invalid("video FourCC for this codec"));
-        }
-        let payload = body.slice(start..);
-        return Ok(match h.packet_type {
-            VideoPacketType::SequenceStart => NalPacket::Config(payload),
-            VideoPacketType::CodedFrames | VideoPacketType::CodedFramesX => NalPacket::Frame {
-                payload,
-                keyframe: h.frame_type == VideoFrameType::Key,
-                cts: h.composition_time,
-            },
-            _ => NalPacket::Other,
-        });
-    }
-    let (h, start) = LegacyVideoHeader::parse(body)?;
-    if h.command.is_some() {
-        return Ok(NalPacket::Other);
-    }
-    if h.codec_id != legacy_codec_id {
-        return Err(MediaError::Invalid("legacy video codec id for this codec"));
-    }
-    let payload = body.slice(start..);
-    Ok(match h.avc_packet_type {
-        Some(AvcPacketType::SequenceHeader) => NalPacket::Config(payload),
-        Some(AvcPacketType::Nalu) => NalPacket::Frame {
-            payload,
-            keyframe: h.frame_type == VideoFrameType::Key,
-            cts: h.composition_time,
-        },
-        _ => NalPacket::Other,
-    })
 }
 
 /// Length-prefixed NAL units to Annex-B (4-byte start codes), `prefix` sets first.

@@ -24,8 +24,8 @@
 use bytes::{BufMut, Bytes};
 
 use super::enhanced::{
-    ExVideoHeader, FourCc, MediaError, PackagedVideo, Result, VideoFrame, VideoFrameType,
-    VideoPacketType,
+    ExVideoHeader, FourCc, MediaError, PackagedVideo, Result, SentRecord, VideoFrame,
+    VideoFrameType, VideoPacketType,
 };
 use super::nal::BitReader;
 
@@ -327,7 +327,7 @@ pub struct VpxPackager {
     frame_rate: Option<f64>,
     colour: Option<(u8, u8)>,
     config: Option<VpxConfig>,
-    sent: Option<Bytes>,
+    sent: SentRecord,
 }
 
 impl VpxPackager {
@@ -347,7 +347,7 @@ impl VpxPackager {
             frame_rate: None,
             colour: None,
             config: None,
-            sent: None,
+            sent: SentRecord::default(),
         }
     }
 
@@ -400,18 +400,12 @@ impl VpxPackager {
                 "VP8/VP9 frame before the first key frame",
             ));
         };
-        let record = config.to_bytes();
-        let mut sequence_header = None;
-        if self.sent.as_ref() != Some(&record) {
-            let h = ExVideoHeader::new(
-                VideoFrameType::Key,
-                VideoPacketType::SequenceStart,
-                self.codec.fourcc(),
-            );
-            sequence_header = Some(h.to_body(&record));
-            self.sent = Some(record);
-        }
-        let header = ExVideoHeader::coded_frames(self.codec.fourcc(), keyframe, 0);
+        let fourcc = self.codec.fourcc();
+        let sequence_header = self
+            .sent
+            .update(config.to_bytes())
+            .map(|record| ExVideoHeader::sequence_start(fourcc).to_body(&record));
+        let header = ExVideoHeader::coded_frames(fourcc, keyframe, 0);
         Ok(PackagedVideo {
             sequence_header,
             frame: Some(header.to_body(frame)),
@@ -422,12 +416,7 @@ impl VpxPackager {
 
     /// The SequenceEnd body.
     pub fn end_of_sequence(&self) -> Bytes {
-        ExVideoHeader::new(
-            VideoFrameType::Key,
-            VideoPacketType::SequenceEnd,
-            self.codec.fourcc(),
-        )
-        .to_body(&[])
+        ExVideoHeader::sequence_end(self.codec.fourcc()).to_body(&[])
     }
 
     fn default_config(&self) -> VpxConfig {

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use proptest::prelude::*;
 
 use super::*;
-use crate::media::enhanced::tests::{fixture, flv_tags, ivf_frames, packets};
+use crate::media::enhanced::tests::{fixture, flv_tags, from_bits, ivf_frames, packets};
 use crate::media::flv::{self, TagKind};
 
 fn packages_vp9_like_ffmpeg(name: &str) -> (usize, usize) {
@@ -101,13 +101,9 @@ fn vp9_headers_by_hand() {
     // marker 10, profile 1 (low bit 1, high bit 0), show_existing 0, key 0, show 1,
     // error resilient 0, sync code, color_space 010, range 1, ss_x 0, ss_y 0, reserved 0,
     // width-1 and height-1 in 16 bits each.
-    let bits =
-        "10 1 0 0 0 1 0 010010011000001101000010 010 1 0 0 0 0000000000111111 0000000000011111";
-    let bits: String = bits.split_whitespace().collect();
-    let mut bytes = vec![0u8; bits.len().div_ceil(8)];
-    for (i, b) in bits.bytes().enumerate() {
-        bytes[i / 8] |= (b - b'0') << (7 - i % 8);
-    }
+    let bytes = from_bits(
+        "10 1 0 0 0 1 0 010010011000001101000010 010 1 0 0 0 0000000000111111 0000000000011111",
+    );
     let h = Vp9FrameHeader::parse(&bytes).unwrap();
     assert_eq!(
         (

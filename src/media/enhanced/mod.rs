@@ -336,6 +336,22 @@ pub struct PackagedAudio {
     pub frame: Bytes,
 }
 
+/// The configuration record a packager sent last as a sequence header: it sends one
+/// again only when the record changes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SentRecord(Option<Bytes>);
+
+impl SentRecord {
+    /// `record` if it differs from the one sent last, which it then is; `None` if not.
+    pub(crate) fn update(&mut self, record: Bytes) -> Option<Bytes> {
+        if self.0.as_ref() == Some(&record) {
+            return None;
+        }
+        self.0 = Some(record.clone());
+        Some(record)
+    }
+}
+
 /// A frame taken back out of a video tag body, in the form a decoder takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VideoFrame {

@@ -1,5 +1,5 @@
 //! Enhanced RTMP tag header tests, plus the fixture readers the codec tests
-//! share (FLV tags, ffprobe packet lists, IVF and Ogg).
+//! share (FLV tags, ffprobe packet lists, IVF, Ogg, Annex-B access units, bit strings).
 
 use bytes::Bytes;
 use proptest::prelude::*;
@@ -7,6 +7,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::media::flv::{self, FlvReader, FlvTag, TagKind};
 use crate::media::legacy::LegacyVideoHeader;
+use crate::media::nal::split_annexb;
 
 // ---------------------------------------------------------------------------------------
 // Fixture helpers (tests/fixtures/elementary, see its README.md).
@@ -87,6 +88,32 @@ pub(crate) fn ogg_packets(data: &[u8]) -> Vec<Vec<u8>> {
         pos = body;
     }
     packets
+}
+
+/// Bytes from `0`/`1` digits, first bit first (white space between fields is ignored, the
+/// last byte is padded with zeros): a bit-packed header written out field by field.
+pub(crate) fn from_bits(digits: &str) -> Vec<u8> {
+    let bits: String = digits.split_whitespace().collect();
+    let mut bytes = vec![0u8; bits.len().div_ceil(8)];
+    for (i, b) in bits.bytes().enumerate() {
+        bytes[i / 8] |= (b - b'0') << (7 - i % 8);
+    }
+    bytes
+}
+
+/// The access units of an Annex-B fixture: each starts at a NAL unit `is_delimiter` picks
+/// (the codec's access unit delimiter).
+pub(crate) fn annexb_access_units(data: &[u8], is_delimiter: impl Fn(&[u8]) -> bool) -> Vec<&[u8]> {
+    let base = data.as_ptr() as usize;
+    let starts: Vec<usize> = split_annexb(data)
+        .filter(|n| is_delimiter(n))
+        .map(|n| n.as_ptr() as usize - base - 3)
+        .collect();
+    let mut out = Vec::new();
+    for (i, &s) in starts.iter().enumerate() {
+        out.push(&data[s..starts.get(i + 1).copied().unwrap_or(data.len())]);
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------

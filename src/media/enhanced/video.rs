@@ -34,6 +34,16 @@ impl ExVideoHeader {
         }
     }
 
+    /// The header of a SequenceStart body (the configuration record follows).
+    pub(crate) fn sequence_start(fourcc: FourCc) -> Self {
+        Self::new(VideoFrameType::Key, VideoPacketType::SequenceStart, fourcc)
+    }
+
+    /// The header of a SequenceEnd body (nothing follows).
+    pub(crate) fn sequence_end(fourcc: FourCc) -> Self {
+        Self::new(VideoFrameType::Key, VideoPacketType::SequenceEnd, fourcc)
+    }
+
     /// The header for coded frames the way ffmpeg writes them: codecs with a composition
     /// time use CodedFramesX when it is 0 and CodedFrames otherwise; the others CodedFrames.
     pub fn coded_frames(fourcc: FourCc, keyframe: bool, composition_time: i32) -> Self {

@@ -29,12 +29,12 @@
 use bytes::{BufMut, Bytes};
 
 use super::enhanced::{
-    Cursor, FourCc, MediaError, PackagedVideo, Result, VideoFrame, VideoTagFormat,
+    Cursor, FourCc, MediaError, PackagedVideo, Result, SentRecord, VideoFrame, VideoTagFormat,
 };
 use super::legacy::CODEC_ID_HEVC;
 use super::nal::{
-    composition_time, length_prefixed, nal_config_body, nal_payload_to_annexb, put_nal_list,
-    read_nal_packet, split_annexb, write_nal_frame_header, NalPacket, ParamSets,
+    composition_time, length_prefixed, nal_payload_to_annexb, put_nal_list, split_annexb,
+    NalPacket, NalTags, ParamSets,
 };
 
 mod parameter_sets;
@@ -48,6 +48,12 @@ pub const NAL_PPS: u8 = 34;
 pub const NAL_AUD: u8 = 35;
 pub const NAL_SEI_PREFIX: u8 = 39;
 pub const NAL_SEI_SUFFIX: u8 = 40;
+
+/// How HEVC tag headers say so: Enhanced FourCC `hvc1`, or the non-Adobe legacy codec id 12.
+const TAGS: NalTags = NalTags {
+    legacy_codec_id: CODEC_ID_HEVC,
+    fourcc: FourCc::HVC1,
+};
 
 /// The NAL unit type of an HEVC NAL unit (bits 1-6 of the first header byte).
 pub fn nal_type(nal: &[u8]) -> u8 {
@@ -271,7 +277,7 @@ pub struct HevcPackager {
     format: VideoTagFormat,
     sets: ParamSets,
     config: Option<HevcConfig>,
-    sent: Option<Bytes>,
+    sent: SentRecord,
 }
 
 impl HevcPackager {
@@ -330,41 +336,16 @@ impl HevcPackager {
         if changed {
             self.rebuild()?;
         }
-        let sequence_header = self.take_sequence_header();
-        if frame_nals.is_empty() {
-            return Ok(PackagedVideo {
-                sequence_header,
-                ..Default::default()
-            });
-        }
-        if self.config.is_none() {
+        if !frame_nals.is_empty() && self.config.is_none() {
             return Err(MediaError::MissingConfig("HEVC frame before VPS/SPS/PPS"));
         }
-        let size: usize = frame_nals.iter().map(|n| n.len() + 4).sum();
-        let mut body = Vec::with_capacity(8 + size);
-        write_nal_frame_header(
-            &mut body,
-            self.format,
-            CODEC_ID_HEVC,
-            FourCc::HVC1,
-            keyframe,
-            cts,
-        );
-        for nal in frame_nals {
-            body.put_u32(nal.len() as u32);
-            body.extend_from_slice(nal);
-        }
-        Ok(PackagedVideo {
-            sequence_header,
-            frame: Some(body.into()),
-            keyframe,
-            composition_time: cts,
-        })
+        let sequence_header = self.take_sequence_header();
+        Ok(TAGS.packaged(self.format, sequence_header, &frame_nals, keyframe, cts))
     }
 
     /// The end-of-sequence body.
     pub fn end_of_sequence(&self) -> Bytes {
-        nal_config_body(self.format, CODEC_ID_HEVC, FourCc::HVC1, true, &[])
+        TAGS.end_of_sequence(self.format)
     }
 
     fn store(&mut self, nal: &[u8]) -> Result<bool> {
@@ -391,13 +372,8 @@ impl HevcPackager {
     }
 
     fn take_sequence_header(&mut self) -> Option<Bytes> {
-        let record = self.config.as_ref()?.to_bytes();
-        if self.sent.as_ref() == Some(&record) {
-            return None;
-        }
-        let body = nal_config_body(self.format, CODEC_ID_HEVC, FourCc::HVC1, false, &record);
-        self.sent = Some(record);
-        Some(body)
+        let record = self.sent.update(self.config.as_ref()?.to_bytes())?;
+        Some(TAGS.sequence_header(self.format, &record))
     }
 }
 
@@ -437,7 +413,7 @@ impl HevcUnpacker {
 
     /// Takes one single-track tag body; like [`AvcUnpacker::push`](super::avc::AvcUnpacker::push).
     pub fn push(&mut self, body: &Bytes) -> Result<Option<VideoFrame>> {
-        match read_nal_packet(body, CODEC_ID_HEVC, FourCc::HVC1)? {
+        match TAGS.read(body)? {
             NalPacket::Config(record) => {
                 self.config = Some(HevcConfig::parse(&record)?);
                 Ok(None)

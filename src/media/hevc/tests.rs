@@ -6,21 +6,15 @@ use proptest::prelude::*;
 
 use super::parameter_sets::{parse_ptl, rbsp, sps_tail};
 use super::*;
-use crate::media::enhanced::tests::{fixture, flv_tags, packets};
+use crate::media::enhanced::tests::{annexb_access_units, fixture, flv_tags, packets};
 use crate::media::enhanced::{ExVideoHeader, VideoPacketType};
 use crate::media::flv::{self, TagKind};
 use crate::media::legacy::LegacyVideoHeader;
 use crate::media::nal::{length_prefixed, BitReader};
 
+/// The access units of an Annex-B fixture: each starts at an access unit delimiter.
 fn access_units(data: &[u8]) -> Vec<&[u8]> {
-    let base = data.as_ptr() as usize;
-    let starts: Vec<usize> = split_annexb(data)
-        .filter(|n| nal_type(n) == NAL_AUD)
-        .map(|n| n.as_ptr() as usize - base - 3)
-        .collect();
-    (0..starts.len())
-        .map(|i| &data[starts[i]..starts.get(i + 1).copied().unwrap_or(data.len())])
-        .collect()
+    annexb_access_units(data, |n| nal_type(n) == NAL_AUD)
 }
 
 /// ffmpeg's record with array_completeness set, which is the only thing this module
