@@ -104,6 +104,8 @@ log "building the load tool"
 cargo build --release --example rtmp_load >&2
 LOAD="$ROOT/target/release/examples/rtmp_load"
 
+# Busy ticks of the whole machine (all CPUs): what else ran shows up as "other CPU s".
+machine_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
@@ -168,17 +170,19 @@ for n in $PLAYERS; do
     sleep 0.5
     rss0="$(status_kb "$MEASURE_PID" VmRSS)"
     cpu0="$(cpu_ticks "$MEASURE_PID")"
+    all0="$(machine_ticks)"
     (sleep "$((SECONDS_PER_POINT - 2))"; status_kb "$MEASURE_PID" VmRSS >"$work.rss") &
     sampler=$!
     taskset -c 1 "$LOAD" --url "rtmp://127.0.0.1:$PORT/live/bench" --players "$n" \
         --publish "$MEDIA" --duration "$SECONDS_PER_POINT" --ramp-ms "$RAMP_MS" --json \
         >"$work.json" 2>"$work.load.log" || log "load tool failed (see $work.load.log)"
     cpu1="$(cpu_ticks "$MEASURE_PID")"
+    all1="$(machine_ticks)"
     hwm="$(status_kb "$MEASURE_PID" VmHWM)"
     wait "$sampler" || true
     rss="$(cat "$work.rss" 2>/dev/null || echo 0)"
     stop_server
-    ROWS+=("$n $(( cpu1 - cpu0 )) $rss0 $rss $hwm $work.json")
+    ROWS+=("$n $(( cpu1 - cpu0 )) $(( all1 - all0 )) $rss0 $rss $hwm $work.json")
 done
 
 python3 - "$TICKS" "$SERVER_DESC" "$MEDIA" "${ROWS[@]}" <<'EOF'
@@ -186,10 +190,10 @@ import json, sys
 ticks, desc, media = float(sys.argv[1]), sys.argv[2], sys.argv[3]
 print(f"server: {desc}; media: {media}")
 head = ("players", "deliv GB", "CPU s", "GB/CPU s", "p50 ms", "p99 ms", "max ms",
-        "loss", "lossy", "fail", "RSS MB", "HWM MB", "KB/player", "tool CPU s")
+        "loss", "lossy", "fail", "RSS MB", "HWM MB", "KB/player", "tool CPU", "other CPU")
 print(" | ".join(f"{h:>9}" for h in head))
 for row in sys.argv[4:]:
-    n, cpu, rss0, rss, hwm, path = row.split()
+    n, cpu, busy, rss0, rss, hwm, path = row.split()
     n, cpu_s = int(n), int(cpu) / ticks
     try:
         r = json.load(open(path))
@@ -204,8 +208,12 @@ for row in sys.argv[4:]:
              fmt(lat["p50"]), fmt(lat["p99"]), fmt(lat["max"]), f"{ratio * 100:.2f}%",
              loss["players_with_loss"], r["connect_failures"] + r["disconnects"],
              f"{int(rss) / 1024:.1f}", f"{int(hwm) / 1024:.1f}",
-             f"{(int(hwm) - int(rss0)) / n:.1f}", fmt(r["load_tool_cpu_s"]))
+             f"{(int(hwm) - int(rss0)) / n:.1f}", fmt(r["load_tool_cpu_s"]),
+             fmt(int(busy) / ticks - cpu_s - (r["load_tool_cpu_s"] or 0)))
     print(" | ".join(f"{c:>9}" for c in cells))
-print("loss: frames sent after a player's first frame that it never received, all players;"
-      " lossy: players that lost any; fail: connect failures + disconnects")
+print("deliv GB: bytes the players read; CPU s: server utime+stime; loss: frames sent after a"
+      " player's first frame that it never received, all players; lossy: players that lost any;"
+      " fail: connect failures + disconnects; KB/player: (VmHWM - VmRSS before) / players;"
+      " tool CPU: load tool CPU s; other CPU: machine busy CPU s minus server and load tool"
+      " (high = the figures are disturbed by other work)")
 EOF
