@@ -23,8 +23,7 @@
 //! Without `--publish` it only plays (e.g. against an external publisher): bytes and frames
 //! are measured, loss and latency are not. Only loopback addresses are accepted.
 
-use std::collections::VecDeque;
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, Read};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
@@ -38,7 +37,7 @@ use rtmp_core::media::flv::{
 use rtmp_core::protocol::amf::AmfLimits;
 use rtmp_core::protocol::amf0::Amf0Value;
 use rtmp_core::protocol::command::{DataMessage, PublishType};
-use rtmp_core::session::{ClientConfig, ClientEvent, ClientSession, MediaKind, Outgoing};
+use rtmp_core::session::{ClientConfig, ClientEvent, ClientSession, MediaKind, WriteQueue};
 
 const MAX_PLAYERS: usize = 20_000;
 const MAX_DURATION_S: f64 = 3600.0;
@@ -267,9 +266,7 @@ struct PlayerStats {
 struct Conn {
     stream: TcpStream,
     session: ClientSession,
-    out: VecDeque<Outgoing>,
-    /// Bytes of `out.front()` already written.
-    offset: usize,
+    out: WriteQueue,
     tcp_up: bool,
 }
 
@@ -293,8 +290,7 @@ impl Conn {
         Ok(Conn {
             stream,
             session: ClientSession::new(config, seed, now_ms),
-            out: VecDeque::new(),
-            offset: 0,
+            out: WriteQueue::default(),
             tcp_up: false,
         })
     }
@@ -320,55 +316,12 @@ impl Conn {
     /// Writes what the session has to send, vectored, until done or the socket is full.
     fn flush(&mut self) -> io::Result<()> {
         while let Some(o) = self.session.poll_transmit() {
-            self.out.push_back(o);
+            self.out.push(o);
         }
         if !self.tcp_up {
             return Ok(());
         }
-        while !self.out.is_empty() {
-            let mut slices = [IoSlice::new(&[]); 64];
-            let mut n = 0;
-            'fill: for (i, item) in self.out.iter().enumerate() {
-                let skip = if i == 0 { self.offset } else { 0 };
-                match item {
-                    Outgoing::Raw(b) => {
-                        slices[n] = IoSlice::new(&b[skip..]);
-                        n += 1;
-                    }
-                    Outgoing::Message(m) => {
-                        for segment in m.segments_from(skip) {
-                            slices[n] = IoSlice::new(segment);
-                            n += 1;
-                            if n == slices.len() {
-                                break 'fill;
-                            }
-                        }
-                    }
-                }
-                if n == slices.len() {
-                    break;
-                }
-            }
-            let mut written = match self.stream.write_vectored(&slices[..n]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(w) => w,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            while written > 0 {
-                let left = self.out[0].len() - self.offset;
-                if written >= left {
-                    written -= left;
-                    self.out.pop_front();
-                    self.offset = 0;
-                } else {
-                    self.offset += written;
-                    written = 0;
-                }
-            }
-        }
-        Ok(())
+        self.out.flush(&mut self.stream)
     }
 }
 

@@ -11,9 +11,9 @@ use crossbeam_channel::Sender;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use super::write_queue::WriteQueue;
 use crate::client::{ClientNotice, ClientShared, Mode, Outbound};
 use crate::hub::Frame;
+use crate::session::WriteQueue;
 use crate::session::{ClientConfig, ClientEvent, ClientSession, ClientState, MediaKind};
 
 const SOCKET: Token = Token(0);

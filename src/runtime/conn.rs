@@ -7,9 +7,9 @@ use std::time::Instant;
 
 use mio::net::TcpStream;
 
-use super::write_queue::WriteQueue;
 use crate::event::{ConnectionId, ConnectionStats, DisconnectReason};
 use crate::hub::{PublisherId, Stream};
+use crate::session::WriteQueue;
 use crate::session::{RequestId, ServerSession};
 
 /// A publish in progress on this connection.

@@ -6,7 +6,6 @@
 pub(crate) mod client_io;
 mod conn;
 mod worker;
-pub(crate) mod write_queue;
 
 use std::io;
 use std::net::SocketAddr;

@@ -14,10 +14,12 @@
 mod client;
 mod server;
 pub(crate) mod transport;
+mod write_queue;
 
 pub use client::{ClientConfig, ClientEvent, ClientSession, ClientState};
 pub use server::{Rejection, ServerConfig, ServerEvent, ServerSession};
 pub use transport::Outgoing;
+pub use write_queue::WriteQueue;
 
 /// The two kinds of media an RTMP stream carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

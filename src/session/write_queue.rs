@@ -1,16 +1,33 @@
 //! Output waiting for a socket: handshake bytes and chunked messages, written with
-//! vectored writes straight from the shared payloads.
+//! vectored writes straight from the shared payloads. Generic over `io::Write`, so the
+//! same queue serves the library's own runtime and applications that drive a session
+//! over a socket of their own.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
 
-use crate::session::Outgoing;
+use super::Outgoing;
 
 /// How many slices one vectored write takes at most (Linux's IOV_MAX is 1024).
 const MAX_IOVECS: usize = 256;
 
+/// A queue of [`Outgoing`] items that writes itself to a non-blocking socket, resuming
+/// partial writes where they stopped.
+///
+/// ```
+/// use rtmp_core::session::{ClientConfig, ClientSession, WriteQueue};
+///
+/// let mut session = ClientSession::new(ClientConfig::new("live", "rtmp://h/live"), [0; 32], 0);
+/// let mut queue = WriteQueue::default();
+/// while let Some(out) = session.poll_transmit() {
+///     queue.push(out);
+/// }
+/// let mut socket = Vec::new(); // any io::Write; a TcpStream in practice
+/// queue.flush(&mut socket).unwrap();
+/// assert_eq!(socket.len(), 1 + 1536); // C0 + C1
+/// ```
 #[derive(Debug, Default)]
-pub(crate) struct WriteQueue {
+pub struct WriteQueue {
     items: VecDeque<Outgoing>,
     /// Bytes of `items[0]` already written.
     offset: usize,
@@ -19,6 +36,7 @@ pub(crate) struct WriteQueue {
 }
 
 impl WriteQueue {
+    /// Adds an item at the end.
     pub fn push(&mut self, item: Outgoing) {
         self.bytes += item.len();
         self.items.push_back(item);
@@ -97,7 +115,7 @@ impl WriteQueue {
             self.offset = 0;
             self.items.pop_front();
         }
-        crate::session::transport::shrink_idle(&mut self.items);
+        super::transport::shrink_idle(&mut self.items);
     }
 }
 
