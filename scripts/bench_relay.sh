@@ -157,6 +157,11 @@ stop_server() {
         wait "$SERVER_PID" 2>/dev/null || true
     fi
     SERVER_PID=""
+    # The next point needs the port free again.
+    for _ in $(seq 50); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || return 0
+        sleep 0.1
+    done
 }
 trap stop_server EXIT
 
@@ -166,7 +171,11 @@ for n in $PLAYERS; do
     log "$SERVER: $n players, $SECONDS_PER_POINT s"
     work="$OUT/$SERVER-$n"
     rm -rf "$work"
-    start_server "$work"
+    if ! start_server "$work"; then
+        log "$SERVER did not start for $n players; skipping this point"
+        stop_server
+        continue
+    fi
     sleep 0.5
     rss0="$(status_kb "$MEASURE_PID" VmRSS)"
     cpu0="$(cpu_ticks "$MEASURE_PID")"
