@@ -1,5 +1,7 @@
 //! The crate's error type.
 
+use crate::media::enhanced::MediaError;
+use crate::media::flv::FlvError;
 use crate::protocol::amf::AmfError;
 use crate::protocol::chunk::ChunkError;
 use crate::protocol::command::CommandError;
@@ -21,6 +23,12 @@ pub enum Error {
     Command(#[from] CommandError),
     #[error("message: {0}")]
     Message(#[from] MessageError),
+    /// A malformed or unsupported FLV file or tag.
+    #[error("FLV: {0}")]
+    Flv(#[from] FlvError),
+    /// Encoder output or a codec configuration that cannot be packaged.
+    #[error("media: {0}")]
+    Media(#[from] MediaError),
     /// The peer sent something valid on the wire but wrong at this point of the session.
     #[error("protocol violation: {0}")]
     Protocol(String),

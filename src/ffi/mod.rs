@@ -57,7 +57,7 @@ impl From<&crate::Error> for RtmpResult {
             Timeout(_) => RtmpResult::Timeout,
             Closed => RtmpResult::Closed,
             InvalidState(_) | UnknownRequest => RtmpResult::InvalidState,
-            InvalidUrl(_) => RtmpResult::InvalidArgument,
+            InvalidUrl(_) | Flv(_) | Media(_) => RtmpResult::InvalidArgument,
             _ => RtmpResult::Protocol,
         }
     }
