@@ -106,12 +106,6 @@ impl Transport {
             return;
         }
         let message = self.encoder.encode(&header, payload);
-        self.push_chunked(message);
-    }
-
-    /// Queues an already chunked message, e.g. one shared by a relay among players. Its
-    /// chunk stream must not be one this encoder compresses against.
-    pub fn push_chunked(&mut self, message: ChunkedMessage) {
         self.bytes_sent += message.encoded_len() as u64;
         self.out.push_back(Outgoing::Message(message));
     }

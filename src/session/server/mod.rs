@@ -13,7 +13,7 @@ use super::transport::{not_connected, Outgoing, Transport};
 use super::{MediaKind, Millis, RequestId};
 use crate::error::{Error, Result};
 use crate::protocol::amf0::Amf0Value;
-use crate::protocol::chunk::{ChunkedMessage, MessageHeader, RawMessage};
+use crate::protocol::chunk::{MessageHeader, RawMessage};
 use crate::protocol::command::{
     status_code, Command, CommandError, DataMessage, NetCommand, PublishType, Status, StatusLevel,
 };
@@ -467,26 +467,6 @@ impl ServerSession {
             stream_id,
         };
         self.transport.send(header, payload);
-        Ok(())
-    }
-
-    /// Sends a message that was chunked once for many players (see
-    /// [`ChunkedMessage::standalone`]). It must use this session's outgoing chunk size and a
-    /// chunk stream this session does not compress against: it is re-encoded otherwise.
-    pub fn send_shared(&mut self, message: ChunkedMessage) -> Result<()> {
-        self.require_connected()?;
-        if message.chunk_size() == self.outgoing_chunk_size() {
-            self.transport.push_chunked(message);
-        } else {
-            let mut wire = Vec::new();
-            message.write_to(&mut wire);
-            let mut decoder = crate::protocol::chunk::ChunkDecoder::default();
-            decoder.set_chunk_size(message.chunk_size())?;
-            decoder.push(&wire);
-            if let Some(m) = decoder.next_message()? {
-                self.transport.send(m.header, m.payload);
-            }
-        }
         Ok(())
     }
 
