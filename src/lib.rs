@@ -11,6 +11,7 @@ pub mod error;
 pub mod event;
 pub mod ffi;
 pub mod hub;
+pub mod logging;
 pub mod media;
 pub mod protocol;
 mod runtime;
