@@ -9,6 +9,7 @@
 pub mod aac;
 pub mod av1;
 pub mod avc;
+pub mod encoder;
 pub mod enhanced;
 pub mod flv;
 pub mod hevc;

@@ -1,0 +1,337 @@
+//! Encoder output in, relay-ready [`Frame`]s out: one packager per track for every codec
+//! the codec modules handle, so the bindings (C, Python) and applications need not know
+//! FLV. Also names the codec of an FLV tag body, for frames going the other way.
+//!
+//! ```
+//! use rtmp_core::media::encoder::{AudioCodec, AudioPackager};
+//! # fn main() -> Result<(), rtmp_core::media::enhanced::MediaError> {
+//! let mut aac = AudioPackager::new(AudioCodec::Aac)?;
+//! // One ADTS frame (48 kHz stereo AAC-LC) holding 3 payload bytes.
+//! let adts = [0xFF, 0xF1, 0x4C, 0x80, 0x01, 0x5F, 0xFC, 1, 2, 3];
+//! let frames = aac.package(&adts, 0)?;
+//! assert!(frames[0].sequence_header && !frames[1].sequence_header);
+//! # Ok(()) }
+//! ```
+
+use bytes::Bytes;
+
+use super::aac::AacPackager;
+use super::av1::Av1Packager;
+use super::avc::AvcPackager;
+use super::enhanced::{MediaError, PackagedAudio, PackagedVideo, Result, VideoTagFormat};
+use super::hevc::HevcPackager;
+use super::opus::{OpusHead, OpusPackager};
+use super::vpx::VpxPackager;
+use crate::hub::Frame;
+use crate::session::MediaKind;
+
+/// A video codec an encoder emits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VideoCodec {
+    /// H.264 Annex-B access units with in-band SPS/PPS; sent as legacy FLV AVC, which
+    /// every server and player understands.
+    H264,
+    /// HEVC Annex-B access units with in-band VPS/SPS/PPS; Enhanced RTMP `hvc1`.
+    Hevc,
+    /// AV1 temporal units (low-overhead OBUs); Enhanced RTMP `av01`.
+    Av1,
+    /// VP9 frames or superframes; Enhanced RTMP `vp09`.
+    Vp9,
+    /// VP8 frames; Enhanced RTMP `vp08`.
+    Vp8,
+}
+
+impl VideoCodec {
+    /// Parses a lower-case name: h264 (or avc), hevc (or h265), av1, vp9, vp8.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "h264" | "avc" => VideoCodec::H264,
+            "hevc" | "h265" => VideoCodec::Hevc,
+            "av1" => VideoCodec::Av1,
+            "vp9" => VideoCodec::Vp9,
+            "vp8" => VideoCodec::Vp8,
+            _ => return None,
+        })
+    }
+}
+
+/// An audio codec an encoder emits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AudioCodec {
+    /// AAC in ADTS frames (one or more per call); legacy FLV AAC.
+    Aac,
+    /// Opus packets; Enhanced RTMP `Opus`.
+    Opus { channels: u8, sample_rate: u32 },
+}
+
+enum VideoInner {
+    Avc(AvcPackager),
+    Hevc(HevcPackager),
+    Av1(Av1Packager),
+    Vpx(VpxPackager),
+}
+
+/// Packages one video track's encoder output.
+pub struct VideoPackager {
+    inner: VideoInner,
+}
+
+impl std::fmt::Debug for VideoPackager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("VideoPackager")
+    }
+}
+
+impl VideoPackager {
+    pub fn new(codec: VideoCodec) -> Self {
+        let inner = match codec {
+            VideoCodec::H264 => VideoInner::Avc(AvcPackager::with_format(VideoTagFormat::Legacy)),
+            VideoCodec::Hevc => VideoInner::Hevc(HevcPackager::new()),
+            VideoCodec::Av1 => VideoInner::Av1(Av1Packager::new()),
+            VideoCodec::Vp9 => VideoInner::Vpx(VpxPackager::vp9()),
+            VideoCodec::Vp8 => VideoInner::Vpx(VpxPackager::vp8()),
+        };
+        VideoPackager { inner }
+    }
+
+    /// Packages one access unit / temporal unit / frame with its presentation and decode
+    /// times in milliseconds (`dts` = `pts` for codecs without reordering). Returns the
+    /// frames to send in order: a sequence header first when the configuration appeared
+    /// or changed, then the frame (none when the input held only configuration). Frame
+    /// timestamps are the decode time.
+    pub fn package(&mut self, data: &[u8], pts: i64, dts: i64) -> Result<Vec<Frame>> {
+        let packaged = match &mut self.inner {
+            VideoInner::Avc(p) => p.package(data, pts, dts)?,
+            VideoInner::Hevc(p) => p.package(data, pts, dts)?,
+            VideoInner::Av1(p) => p.package(data)?,
+            VideoInner::Vpx(p) => p.package(data)?,
+        };
+        let timestamp = timestamp_ms(dts)?;
+        let PackagedVideo {
+            sequence_header,
+            frame,
+            keyframe,
+            ..
+        } = packaged;
+        let mut out = Vec::with_capacity(2);
+        if let Some(body) = sequence_header {
+            out.push(Frame {
+                kind: MediaKind::Video,
+                timestamp,
+                keyframe: false,
+                sequence_header: true,
+                payload: body,
+            });
+        }
+        if let Some(body) = frame {
+            out.push(Frame {
+                kind: MediaKind::Video,
+                timestamp,
+                keyframe,
+                sequence_header: false,
+                payload: body,
+            });
+        }
+        Ok(out)
+    }
+}
+
+enum AudioInner {
+    Aac(AacPackager),
+    Opus(OpusPackager),
+}
+
+/// Packages one audio track's encoder output.
+pub struct AudioPackager {
+    inner: AudioInner,
+}
+
+impl std::fmt::Debug for AudioPackager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AudioPackager")
+    }
+}
+
+impl AudioPackager {
+    /// A packager for `codec`. Opus here is mono or stereo; more channels need a full
+    /// OpusHead: use [`OpusPackager`] directly.
+    pub fn new(codec: AudioCodec) -> Result<Self> {
+        let inner = match codec {
+            AudioCodec::Aac => AudioInner::Aac(AacPackager::new()),
+            AudioCodec::Opus {
+                channels,
+                sample_rate,
+            } => {
+                // 3840 samples (80 ms) is the pre-skip libopus-based encoders use.
+                AudioInner::Opus(OpusPackager::new(OpusHead::new(
+                    channels,
+                    3840,
+                    sample_rate,
+                )?))
+            }
+        };
+        Ok(AudioPackager { inner })
+    }
+
+    /// Packages encoder output that starts at `pts` milliseconds: for AAC any number of
+    /// ADTS frames (each 1024 samples after the one before), for Opus one packet.
+    pub fn package(&mut self, data: &[u8], pts: i64) -> Result<Vec<Frame>> {
+        let start = timestamp_ms(pts)?;
+        let mut out = Vec::new();
+        let mut push = |packaged: PackagedAudio, timestamp: u32| {
+            if let Some(body) = packaged.sequence_header {
+                out.push(audio_frame(timestamp, true, body));
+            }
+            out.push(audio_frame(timestamp, false, packaged.frame));
+        };
+        match &mut self.inner {
+            AudioInner::Aac(p) => {
+                let packaged = p.push_adts(data)?;
+                let rate = p.config().map_or(48_000, |c| c.sample_rate.max(1));
+                for (i, one) in packaged.into_iter().enumerate() {
+                    let offset = (i as u64 * 1024 * 1000 / rate as u64) as u32;
+                    push(one, start.wrapping_add(offset));
+                }
+            }
+            AudioInner::Opus(p) => push(p.package(data), start),
+        }
+        Ok(out)
+    }
+}
+
+fn audio_frame(timestamp: u32, sequence_header: bool, payload: Bytes) -> Frame {
+    Frame {
+        kind: MediaKind::Audio,
+        timestamp,
+        keyframe: false,
+        sequence_header,
+        payload,
+    }
+}
+
+fn timestamp_ms(ms: i64) -> Result<u32> {
+    u32::try_from(ms).map_err(|_| MediaError::Invalid("timestamp (negative or past 2^32 ms)"))
+}
+
+/// The codec of an FLV tag body, as a short lower-case name ("h264", "hevc", "av1",
+/// "vp9", "vp8", "aac", "opus", "mp3", "flac", "ac3", "eac3", ...), or "unknown".
+pub fn codec_name(kind: MediaKind, body: &[u8]) -> &'static str {
+    let Some(&first) = body.first() else {
+        return "unknown";
+    };
+    match kind {
+        MediaKind::Video if first & 0x80 != 0 => {
+            // ExVideoTagHeader: a FourCC follows the first byte, after a multitrack byte
+            // when the packet type says Multitrack (6).
+            let at = if first & 0x0F == 6 { 2 } else { 1 };
+            match body.get(at..at + 4) {
+                Some(b"avc1") => "h264",
+                Some(b"hvc1") => "hevc",
+                Some(b"av01") => "av1",
+                Some(b"vp09") => "vp9",
+                Some(b"vp08") => "vp8",
+                _ => "unknown",
+            }
+        }
+        MediaKind::Video => match first & 0x0F {
+            2 => "h263",
+            3 => "screen",
+            4 | 5 => "vp6",
+            6 => "screen2",
+            7 => "h264",
+            12 => "hevc",
+            _ => "unknown",
+        },
+        MediaKind::Audio if first >> 4 == 9 => {
+            let at = if first & 0x0F == 5 { 2 } else { 1 };
+            match body.get(at..at + 4) {
+                Some(b"Opus") => "opus",
+                Some(b"fLaC") => "flac",
+                Some(b"ac-3") => "ac3",
+                Some(b"ec-3") => "eac3",
+                Some(b".mp3") => "mp3",
+                Some(b"mp4a") => "aac",
+                _ => "unknown",
+            }
+        }
+        MediaKind::Audio => match first >> 4 {
+            0 | 3 => "pcm",
+            1 => "adpcm",
+            2 | 14 => "mp3",
+            4..=6 => "nellymoser",
+            7 => "alaw",
+            8 => "mulaw",
+            10 => "aac",
+            11 => "speex",
+            _ => "unknown",
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn annexb(nals: &[&[u8]]) -> Vec<u8> {
+        nals.iter()
+            .flat_map(|n| [&[0, 0, 0, 1][..], n].concat())
+            .collect()
+    }
+
+    #[test]
+    fn aac_frames_are_spaced_by_1024_samples() {
+        let one = [0xFF, 0xF1, 0x4C, 0x80, 0x01, 0x5F, 0xFC, 1, 2, 3];
+        let two = [one, one].concat();
+        let mut p = AudioPackager::new(AudioCodec::Aac).unwrap();
+        let frames = p.package(&two, 1000).unwrap();
+        let stamps: Vec<_> = frames
+            .iter()
+            .map(|f| (f.timestamp, f.sequence_header))
+            .collect();
+        assert_eq!(stamps, [(1000, true), (1000, false), (1021, false)]);
+        assert!(frames
+            .iter()
+            .all(|f| codec_name(f.kind, &f.payload) == "aac"));
+    }
+
+    #[test]
+    fn opus_gets_a_sequence_start_once() {
+        let mut p = AudioPackager::new(AudioCodec::Opus {
+            channels: 2,
+            sample_rate: 48_000,
+        })
+        .unwrap();
+        assert_eq!(p.package(&[0xFC, 1], 0).unwrap().len(), 2);
+        let again = p.package(&[0xFC, 2], 20).unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(codec_name(MediaKind::Audio, &again[0].payload), "opus");
+    }
+
+    #[test]
+    fn h264_access_unit_becomes_header_and_keyframe_at_dts() {
+        // SPS (baseline, 320x240 area), PPS, IDR slice.
+        let sps = [0x67, 0x42, 0xC0, 0x1E, 0xD9, 0x01, 0x40, 0x7B, 0x20];
+        let pps = [0x68, 0xCE, 0x3C, 0x80];
+        let idr = [0x65, 0x88, 0x84, 0x00, 0x33];
+        let mut p = VideoPackager::new(VideoCodec::H264);
+        let frames = p.package(&annexb(&[&sps, &pps, &idr]), 80, 40).unwrap();
+        assert_eq!(frames.len(), 2);
+        assert!(frames[0].sequence_header && frames[1].keyframe);
+        assert!(frames.iter().all(|f| f.timestamp == 40));
+        assert_eq!(
+            frames[1],
+            Frame::from_tag(MediaKind::Video, 40, frames[1].payload.clone())
+        );
+        assert_eq!(codec_name(MediaKind::Video, &frames[1].payload), "h264");
+        assert!(p.package(&annexb(&[&idr]), -1, -1).is_err());
+    }
+
+    #[test]
+    fn enhanced_fourccs_are_named() {
+        assert_eq!(codec_name(MediaKind::Video, b"\x90hvc1"), "hevc");
+        assert_eq!(codec_name(MediaKind::Video, b"\x96\x00av01"), "av1");
+        assert_eq!(codec_name(MediaKind::Audio, b"\x91Opus"), "opus");
+        assert_eq!(codec_name(MediaKind::Audio, b""), "unknown");
+        assert_eq!(VideoCodec::from_name("h265"), Some(VideoCodec::Hevc));
+    }
+}
