@@ -6,7 +6,8 @@
 #   Debian packages : ffmpeg (+ffprobe), rtmpdump, nginx + libnginx-mod-rtmp,
 #                     gst-launch-1.0 with rtmp2src/rtmp2sink/x264enc, tshark, valgrind
 #   Python venv     : target/test-venv with imageio-ffmpeg (a recent static ffmpeg that
-#                     speaks Enhanced RTMP) and pytest
+#                     speaks Enhanced RTMP), pytest + pytest-timeout, and mypy (type
+#                     checks of the Python module); pip builds bindings/python with maturin
 #
 # After installing it checks that every peer is usable and prints one summary line.
 # Environment: TEST_VENV (default <repo>/target/test-venv), PYTHON (default python3).
@@ -71,8 +72,9 @@ if [ ! -x "$VENV/bin/python" ]; then
         quiet "$PYTHON" -m venv "$VENV"
     fi
 fi
-if ! "$VENV/bin/python" -c 'import imageio_ffmpeg, pytest' >/dev/null 2>&1; then
-    quiet "$VENV/bin/python" -m pip install -q --disable-pip-version-check imageio-ffmpeg pytest
+if ! "$VENV/bin/python" -c 'import imageio_ffmpeg, pytest, pytest_timeout, mypy' >/dev/null 2>&1; then
+    quiet "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
+        imageio-ffmpeg pytest pytest-timeout mypy
 fi
 
 # ---------------------------------------------------------------- verification

@@ -15,7 +15,7 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy -D warnings"
-cargo clippy --all-targets -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo doc -D warnings"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
@@ -26,6 +26,11 @@ step "cargo test"
 cargo build --lib
 cargo test --all-targets
 cargo test --doc
+
+step "Python module: pip install ./bindings/python, then pytest against the installed wheel"
+# A fresh build of this tree every run (pip would keep an installed 0.1.0 otherwise).
+python -m pip install -q --disable-pip-version-check --force-reinstall --no-deps ./bindings/python
+(cd bindings/python && python -m pytest -q -p no:cacheprovider)
 
 step "include/rtmp_core.h is current"
 if git rev-parse --git-dir >/dev/null 2>&1; then

@@ -1,0 +1,104 @@
+//! FLV files: `read_flv` and `FlvWriter`, over the core's reader and writer.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use pyo3::prelude::*;
+
+use rtmp_core::media::flv::{FlvHeader, FlvReader, FlvWriter as CoreWriter, TagKind};
+use rtmp_core::{Error, MediaKind};
+
+use crate::errors::{self, IntoPyResult};
+use crate::frame::Frame;
+
+/// The audio and video tags of an FLV file, in file order, as Frames (script tags such
+/// as onMetaData are skipped).
+#[pyfunction]
+pub fn read_flv(py: Python<'_>, path: PathBuf) -> PyResult<Vec<Frame>> {
+    let frames = py
+        .detach(|| -> Result<Vec<rtmp_core::Frame>, Error> {
+            let data = Bytes::from(std::fs::read(&path)?);
+            let mut frames = Vec::new();
+            for tag in FlvReader::from_bytes(data)? {
+                let tag = tag?;
+                let kind = match tag.kind {
+                    TagKind::Audio => MediaKind::Audio,
+                    TagKind::Video => MediaKind::Video,
+                    _ => continue,
+                };
+                frames.push(rtmp_core::Frame::from_tag(kind, tag.timestamp, tag.body));
+            }
+            Ok(frames)
+        })
+        .py_err()?;
+    Ok(frames.into_iter().map(Frame::wrap).collect())
+}
+
+/// Writes Frames into an FLV file (audio and video announced in the header).
+///
+/// ```python
+/// with rtmp_core.FlvWriter("out.flv") as out:
+///     for frame in client.frames():
+///         out.write(frame)
+/// ```
+#[pyclass(module = "rtmp_core", frozen)]
+pub struct FlvWriter {
+    inner: Mutex<Option<CoreWriter<BufWriter<File>>>>,
+}
+
+#[pymethods]
+impl FlvWriter {
+    #[new]
+    fn new(path: PathBuf) -> PyResult<Self> {
+        let file = File::create(&path).map_err(Error::Io).py_err()?;
+        let writer = CoreWriter::new(BufWriter::new(file), &FlvHeader::default())
+            .map_err(Error::Flv)
+            .py_err()?;
+        Ok(FlvWriter {
+            inner: Mutex::new(Some(writer)),
+        })
+    }
+
+    /// Appends one frame as a tag.
+    fn write(&self, py: Python<'_>, frame: &Frame) -> PyResult<()> {
+        let mut inner = self.inner.lock();
+        let writer = inner
+            .as_mut()
+            .ok_or_else(|| errors::error(py, "ClosedError", "the FLV writer is closed".into()))?;
+        let kind = match frame.inner.kind {
+            MediaKind::Audio => TagKind::Audio,
+            MediaKind::Video => TagKind::Video,
+        };
+        writer
+            .write(kind, frame.inner.timestamp, &frame.inner.payload)
+            .map_err(|e| errors::to_py(py, Error::Flv(e)))
+    }
+
+    /// Flushes and closes the file. Idempotent.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        if let Some(mut writer) = self.inner.lock().take() {
+            writer
+                .flush()
+                .map_err(|e| errors::to_py(py, Error::Flv(e)))?;
+        }
+        Ok(())
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _exc_type: &Bound<'_, PyAny>,
+        _exc: &Bound<'_, PyAny>,
+        _tb: &Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
+    }
+}
