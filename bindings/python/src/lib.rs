@@ -4,6 +4,7 @@
 
 mod amf;
 mod client;
+mod decoded;
 mod errors;
 mod event;
 mod flv;
@@ -24,6 +25,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::Client>()?;
     m.add_class::<client::Notice>()?;
     m.add_class::<flv::FlvWriter>()?;
+    m.add_class::<decoded::Depacketizer>()?;
+    m.add_class::<decoded::DecodedFrame>()?;
     m.add_function(wrap_pyfunction!(flv::read_flv, m)?)?;
     m.add_function(wrap_pyfunction!(logs::set_log_level, m)?)?;
     m.add_function(wrap_pyfunction!(logs::drain_logs, m)?)?;

@@ -76,6 +76,16 @@ def test_client_publishes_encoder_output_and_client_plays_it(elementary, tmp_pat
             writer.write(frame)
     assert packet_counts(out) == {"video": len(units), "audio": len(adts)}
     assert decode_errors(out) == ""
+    # Decoder-ready output: Annex-B and ADTS files that ffmpeg decodes cleanly.
+    depacketizer = rtmp_core.Depacketizer()
+    decoded = [d for d in map(depacketizer.push, received) if d is not None]
+    h264 = tmp_path / "played.h264"
+    h264.write_bytes(b"".join(d.data for d in decoded if d.codec == "h264"))
+    aac = tmp_path / "played.aac"
+    aac.write_bytes(b"".join(d.data for d in decoded if d.codec == "aac"))
+    assert packet_counts(h264)["video"] == len(units) and decode_errors(h264) == ""
+    assert packet_counts(aac)["audio"] == len(adts) and decode_errors(aac) == ""
+    assert [d.pts for d in decoded if d.kind == "video"][:3] == [0, 40, 80]
     again = rtmp_core.read_flv(out)
     assert [(f.kind, f.timestamp, f.data) for f in again] == [(f.kind, f.timestamp, f.data) for f in received]
 

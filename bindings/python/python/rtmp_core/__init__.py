@@ -17,7 +17,7 @@ import logging
 from . import _client, _server, media
 from ._client import Client
 from ._logging import set_log_level
-from ._native import Event, FlvWriter, Frame, LocalPublisher, Notice, __version__, read_flv
+from ._native import DecodedFrame, Depacketizer, Event, FlvWriter, Frame, LocalPublisher, Notice, __version__, read_flv
 from ._server import Server
 from .errors import (
     ClosedError,
@@ -49,6 +49,8 @@ __all__ = [
     "Notice",
     "LocalPublisher",
     "FlvWriter",
+    "Depacketizer",
+    "DecodedFrame",
     "read_flv",
     "media",
     "set_log_level",
