@@ -281,8 +281,52 @@ def hand_made_chunks():
 
 
 # ----------------------------------------------------------------------------- targets
+def flv_tags(data):
+    """(type, timestamp, body) of an FLV file's tags."""
+    pos = struct.unpack(">I", data[5:9])[0] + 4
+    while pos + 11 <= len(data):
+        kind = data[pos] & 0x1F
+        size = int.from_bytes(data[pos + 1:pos + 4], "big")
+        ts = int.from_bytes(data[pos + 4:pos + 7], "big") | data[pos + 7] << 24
+        yield kind, ts, data[pos + 11:pos + 11 + size]
+        pos += 11 + size + 4
+
+
+def media_record(selector, body):
+    return bytes([selector]) + struct.pack(">H", min(len(body), 0xFFFF)) + body[:0xFFFF]
+
+
+def media_seeds():
+    """fuzz target media: the elementary FLV fixtures' tags (depacketized), their raw
+    elementary streams cut by ffprobe's packet sizes (packaged), and the files whole."""
+    elementary = os.path.join(ROOT, "tests", "fixtures", "elementary")
+    seeds = {}
+    for path in sorted(glob.glob(os.path.join(elementary, "*.flv"))):
+        data = open(path, "rb").read()
+        name = os.path.basename(path)[:-4]
+        records = b"".join(media_record(0x0E | (kind == 8), body) for kind, _, body in flv_tags(data)
+                           if kind in (8, 9))
+        seeds[name + "-tags"] = bytes([0]) + records[:16384]
+        seeds[name + "-file"] = bytes([1]) + data[:16384]
+    packager = {"avc.h264": 0, "hevc.h265": 1, "av1.obu": 2, "aac.adts": 11}
+    for raw, selector in packager.items():
+        data = open(os.path.join(elementary, raw), "rb").read()
+        sizes = [int(line.split(",")[2]) for line in open(os.path.join(elementary, raw + ".packets.csv"))
+                 if line.strip()]
+        records, pos = b"", 0
+        for size in sizes[:12]:
+            records += media_record(selector << 1 if selector < 8 else selector, data[pos:pos + size])
+            pos += size
+        seeds[raw.replace(".", "-") + "-packaged"] = bytes([0]) + records
+    return seeds
+
+
 def main():
     fx = list(fixtures())
+
+    # media: [flags][records]
+    for name, data in media_seeds().items():
+        write("media", name, data)
 
     # handshake: [flags][split][payload]
     for name, c2s, s2c in fx:

@@ -21,6 +21,8 @@ mod amf3;
 mod chunk_decoder;
 #[path = "../fuzz/src/handshake.rs"]
 mod handshake;
+#[path = "../fuzz/src/media.rs"]
+mod media;
 #[allow(dead_code)]
 #[path = "../fuzz/src/server_session.rs"]
 mod server_session;
@@ -102,6 +104,11 @@ fn amf0_corpus() {
 #[test]
 fn amf3_corpus() {
     replay("amf3", amf3::run);
+}
+
+#[test]
+fn media_corpus() {
+    replay("media", media::run);
 }
 
 #[test]

@@ -12,4 +12,5 @@ pub mod amf0;
 pub mod amf3;
 pub mod chunk_decoder;
 pub mod handshake;
+pub mod media;
 pub mod server_session;
