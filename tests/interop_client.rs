@@ -9,58 +9,9 @@ use std::time::{Duration, Instant};
 use rtmp_core::client::{Client, ClientNotice, ClientOptions, ReconnectPolicy};
 use rtmp_core::{Event, Frame, MediaKind, Server};
 use support::{
-    decode_errors, flv_media_tags, free_port, packet_counts, scratch, source_flv, Nginx, Peer,
+    bodies, collect_play, decode_errors, flv_media_tags, free_port, packet_counts, publish_tags,
+    scratch, source_flv, Nginx, Peer,
 };
-
-fn frame_of(tag: &(u8, u32, bytes::Bytes)) -> Frame {
-    let kind = if tag.0 == 9 {
-        MediaKind::Video
-    } else {
-        MediaKind::Audio
-    };
-    Frame::from_tag(kind, tag.1, tag.2.clone())
-}
-
-/// Plays `url` in a thread, collecting (type id, body) of every frame until the stream ends.
-fn collect_play(url: String) -> std::thread::JoinHandle<Vec<(u8, bytes::Bytes)>> {
-    std::thread::spawn(move || {
-        let client = Client::play(&url, ClientOptions::default()).unwrap();
-        client.wait_started(Duration::from_secs(10)).unwrap();
-        let mut frames = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            match client.next_notice(Duration::from_millis(100)) {
-                Some(ClientNotice::Frame(f)) => frames.push((f.kind.type_id(), f.payload)),
-                Some(ClientNotice::StreamEnd) | Some(ClientNotice::Disconnected { .. }) => break,
-                _ => {}
-            }
-        }
-        frames
-    })
-}
-
-/// The bodies of one kind (8 audio, 9 video), in order. Servers may interleave the two
-/// kinds differently at the start (nginx sends the audio header first), but each kind's
-/// order is the publisher's.
-fn bodies(frames: &[(u8, bytes::Bytes)], type_id: u8) -> Vec<bytes::Bytes> {
-    frames
-        .iter()
-        .filter(|f| f.0 == type_id)
-        .map(|f| f.1.clone())
-        .collect()
-}
-
-/// Publishes the source file's tags with `client`, paced at `speed` times real time.
-fn publish_tags(client: &Client, tags: &[(u8, u32, bytes::Bytes)], speed: u32) {
-    let start = Instant::now();
-    for tag in tags {
-        let due = start + Duration::from_millis(tag.1 as u64 / speed as u64);
-        if let Some(wait) = due.checked_duration_since(Instant::now()) {
-            std::thread::sleep(wait);
-        }
-        client.send(frame_of(tag)).unwrap();
-    }
-}
 
 #[test]
 fn client_publishes_to_nginx_and_every_player_gets_the_exact_frames() {
@@ -75,7 +26,7 @@ fn client_publishes_to_nginx_and_every_player_gets_the_exact_frames() {
         "rtmpdump",
         &["-q", "-r", &url, "-o", dump.to_str().unwrap(), "-m", "3"],
     );
-    let ours = collect_play(url.clone());
+    let ours = collect_play(url.clone(), ClientOptions::default());
     std::thread::sleep(Duration::from_millis(1000));
 
     let client = Client::publish(&url, ClientOptions::default()).unwrap();
@@ -105,7 +56,7 @@ fn client_plays_from_nginx_while_ffmpeg_publishes() {
     let url = nginx.url("from-ffmpeg");
     let (source, _) = source_flv().clone();
     let tags = flv_media_tags(&source);
-    let ours = collect_play(url.clone());
+    let ours = collect_play(url.clone(), ClientOptions::default());
     std::thread::sleep(Duration::from_millis(1000));
     let mut ffmpeg = Peer::spawn(
         "client-play-ffmpeg",
