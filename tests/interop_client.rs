@@ -1,16 +1,21 @@
 //! The client against real peers: it publishes to nginx-rtmp while rtmpdump and our own
-//! player receive; it plays from nginx-rtmp while ffmpeg publishes; and it reconnects to a
-//! server that went away, resuming at a keyframe.
+//! player receive; it plays from nginx-rtmp while ffmpeg publishes; it reconnects to a
+//! server that went away, resuming at a keyframe; and it publishes what encoders emit
+//! (H.264/HEVC Annex-B, AV1 OBUs, VP9, AAC ADTS, Opus), packaged by `rtmp_core::media`,
+//! to ffmpeg 9 listening for a publisher, which must receive and decode every frame.
 
 mod support;
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use rtmp_core::client::{Client, ClientNotice, ClientOptions, ReconnectPolicy};
+use rtmp_core::client::{Client, ClientNotice, ClientOptions, ClientStats, ReconnectPolicy};
 use rtmp_core::{Event, Frame, MediaKind, Server};
+use support::elementary::{interleave, track, Codec};
 use support::{
-    bodies, collect_play, decode_errors, flv_media_tags, free_port, packet_counts, publish_tags,
-    scratch, source_flv, Nginx, Peer,
+    bodies, collect_play, decode_errors, flv_media_tags, free_port, modern_decode_errors,
+    modern_ffmpeg, packet_counts, publish_frames, publish_tags, scratch, source_flv,
+    stream_summary, Nginx, Peer,
 };
 
 #[test]
@@ -155,4 +160,111 @@ fn client_reconnects_to_a_returning_server_and_resumes_at_a_keyframe() {
         .iter()
         .any(|n| matches!(n, ClientNotice::Reconnecting { .. })));
     client.close();
+}
+
+/// ffmpeg 9 listening for one publisher on rtmp://127.0.0.1:PORT/live/key, writing what it
+/// receives with `-c copy` in `format`; it exits when the publisher leaves.
+fn ffmpeg_listener(name: &str, format: &str) -> (Peer, String, PathBuf) {
+    let port = free_port();
+    let url = format!("rtmp://127.0.0.1:{port}/live/key");
+    let out = scratch().join(format!("{name}.{format}"));
+    let peer = Peer::spawn(
+        name,
+        modern_ffmpeg().to_str().unwrap(),
+        &[
+            "-v",
+            "error",
+            "-y",
+            "-listen",
+            "1",
+            "-i",
+            &url,
+            "-map",
+            "0",
+            "-c",
+            "copy",
+            "-f",
+            format,
+            out.to_str().unwrap(),
+        ],
+    );
+    (peer, url, out)
+}
+
+/// Publishes `frames` to `url` at twice real time with our client, retrying the connection
+/// until the listener is up; returns the client's final counters.
+fn publish_to(url: &str, frames: &[Frame]) -> ClientStats {
+    let options = ClientOptions {
+        reconnect: Some(ReconnectPolicy {
+            max_attempts: 50,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(100),
+        }),
+        ..ClientOptions::default()
+    };
+    let client = Client::publish(url, options).unwrap();
+    client.wait_started(Duration::from_secs(10)).unwrap();
+    publish_frames(&client, frames, 2);
+    let stats = client.stats();
+    client.close();
+    stats
+}
+
+#[test]
+fn client_publishes_hevc_av1_and_vp9_with_aac_and_opus_to_ffmpeg() {
+    for (video, audio) in [
+        (Codec::Hevc, Codec::Aac),
+        (Codec::Av1, Codec::Opus),
+        (Codec::Vp9, Codec::Opus),
+        (Codec::Vp9, Codec::Aac),
+    ] {
+        let what = format!("{video:?} + {audio:?}");
+        let (video_track, audio_track) = (track(video, 2), track(audio, 2));
+        assert!(
+            video_track.coded >= 59,
+            "{what}: {} frames",
+            video_track.coded
+        );
+        let name = format!("ffmpeg-listens-{video:?}-{audio:?}").to_lowercase();
+        let (mut ffmpeg, url, out) = ffmpeg_listener(&name, "matroska");
+        let stats = publish_to(&url, &interleave(&video_track, &audio_track));
+        assert_eq!(stats.frames_dropped, 0, "{what}");
+        ffmpeg.finish(Duration::from_secs(20));
+
+        let streams = stream_summary(&out);
+        let find = |kind: &str| {
+            streams
+                .iter()
+                .find(|s| s.media_type == kind)
+                .unwrap_or_else(|| panic!("{what}: no {kind} in {streams:?}"))
+                .clone()
+        };
+        let (v, a) = (find("video"), find("audio"));
+        assert_eq!(v.codec, video.ffmpeg_name(), "{what}");
+        assert_eq!(a.codec, audio.ffmpeg_name(), "{what}");
+        assert_eq!(v.packets, video_track.coded, "{what}: video packets");
+        assert_eq!(a.packets, audio_track.coded, "{what}: audio packets");
+        let errors = modern_decode_errors(&out);
+        assert!(errors.trim().is_empty(), "{what}: {errors}");
+    }
+}
+
+#[test]
+fn client_publishes_annexb_h264_and_adts_aac_that_ffmpeg_decodes_cleanly() {
+    let (video, audio) = (track(Codec::H264, 4), track(Codec::Aac, 4));
+    // Our split into access units and ADTS frames agrees with ffprobe's.
+    assert_eq!(packet_counts(&video.path).0, video.coded);
+    assert_eq!(packet_counts(&audio.path).1, audio.coded);
+    assert_eq!(video.coded, 120);
+
+    let (mut ffmpeg, url, out) = ffmpeg_listener("ffmpeg-listens-annexb", "flv");
+    let stats = publish_to(&url, &interleave(&video, &audio));
+    assert_eq!(stats.frames_dropped, 0);
+    ffmpeg.finish(Duration::from_secs(20));
+
+    assert_eq!(packet_counts(&out), (video.coded, audio.coded));
+    let errors = decode_errors(&out);
+    assert!(errors.trim().is_empty(), "ffmpeg 5.1: {errors}");
+    let errors = modern_decode_errors(&out);
+    assert!(errors.trim().is_empty(), "ffmpeg 9: {errors}");
 }
