@@ -22,8 +22,16 @@ const WAKE: Token = Token(1);
 /// Frames move from the send queue to the socket while less than this is unsent, so the
 /// queue, not the socket buffer, is where congestion shows and is handled.
 const IN_FLIGHT: usize = 256 * 1024;
+/// Unsent bytes the kernel may hold beyond those in flight (TCP_NOTSENT_LOWAT, Linux).
+/// Without a bound, Linux grows a socket's send buffer to megabytes, and on a slow uplink
+/// seconds of media would wait there, out of the congestion policy's sight.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const KERNEL_UNSENT: u32 = 64 * 1024;
 /// How long `close` keeps sending what is queued.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
+/// After that, how long the socket may take to deliver what the kernel still holds and
+/// see the server's end of the connection.
+const LINGER: Duration = Duration::from_secs(2);
 
 /// How one connection ended.
 enum Ended {
@@ -274,8 +282,8 @@ fn connection(shared: &Arc<ClientShared>, notices: &Sender<ClientNotice>, attemp
                 while let Some(item) = session.poll_transmit() {
                     out.push(item);
                 }
-                let _ = out.flush(&mut socket);
                 socket.close_notify();
+                linger(&mut poll, &mut socket, &mut out, Instant::now() + LINGER);
                 return Ended::Closed;
             }
         }
@@ -290,6 +298,10 @@ fn open(shared: &ClientShared, addr: std::net::SocketAddr) -> io::Result<(Poll, 
     // pending connect, and it happens once per connection.
     let std_socket = std::net::TcpStream::connect_timeout(&addr, shared.options.connect_timeout)?;
     std_socket.set_nodelay(true)?;
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Err(e) = socket2::SockRef::from(&std_socket).set_tcp_notsent_lowat(KERNEL_UNSENT) {
+        log::debug!("TCP_NOTSENT_LOWAT: {e}");
+    }
     std_socket.set_nonblocking(true)?;
     let tcp = TcpStream::from_std(std_socket);
     let mut socket = match &shared.tls {
@@ -307,6 +319,45 @@ fn open(shared: &ClientShared, addr: std::net::SocketAddr) -> io::Result<(Poll, 
         Interest::READABLE | Interest::WRITABLE,
     )?;
     Ok((poll, socket))
+}
+
+/// Ends the connection gracefully: writes what is left, half-closes, and reads (and
+/// discards) until the server closes too. Closing a socket with unread input makes the
+/// kernel reset the connection and discard what it has not sent yet: the stream's last
+/// frames and the unpublish, or, on a congested link, seconds of media.
+fn linger(poll: &mut Poll, socket: &mut Socket, out: &mut WriteQueue, until: Instant) {
+    let mut events = Events::with_capacity(4);
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut half_closed = false;
+    loop {
+        if !half_closed {
+            if out
+                .flush(socket)
+                .and_then(|()| socket.send_pending())
+                .is_err()
+            {
+                return;
+            }
+            if out.is_empty() && !socket.has_pending() {
+                let _ = socket.tcp_mut().shutdown(std::net::Shutdown::Write);
+                half_closed = true;
+            }
+        }
+        loop {
+            match socket.tcp_mut().read(&mut buf) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return,
+            }
+        }
+        let Some(left) = until.checked_duration_since(Instant::now()) else {
+            log::debug!("closing without the server's end of the connection");
+            return;
+        };
+        let _ = poll.poll(&mut events, Some(left.min(Duration::from_millis(50))));
+    }
 }
 
 /// Feeds what the socket has to the session. The error is a reason (the peer closed,
