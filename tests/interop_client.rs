@@ -268,3 +268,154 @@ fn client_publishes_annexb_h264_and_adts_aac_that_ffmpeg_decodes_cleanly() {
     let errors = modern_decode_errors(&out);
     assert!(errors.trim().is_empty(), "ffmpeg 9: {errors}");
 }
+
+/// A TCP proxy on loopback that forwards one connection to `target`, the client's bytes
+/// at `bytes_per_second` (a token bucket of 16 KiB), the server's unthrottled: a slow
+/// uplink. It ends with the connection.
+fn throttling_proxy(target: std::net::SocketAddr, bytes_per_second: u64) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let Ok((client, _)) = listener.accept() else {
+            return;
+        };
+        let server = std::net::TcpStream::connect(target).unwrap();
+        let (mut client_in, mut server_out) =
+            (client.try_clone().unwrap(), server.try_clone().unwrap());
+        let (mut server_in, mut client_out) = (server, client);
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut server_in, &mut client_out);
+            let _ = client_out.shutdown(std::net::Shutdown::Write);
+        });
+        let start = Instant::now();
+        let mut forwarded = 0u64;
+        let mut buf = [0u8; 4096];
+        loop {
+            match client_in.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if server_out.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    forwarded += n as u64;
+                }
+            }
+            let due = start
+                + Duration::from_secs_f64(
+                    forwarded.saturating_sub(16 << 10) as f64 / bytes_per_second as f64,
+                );
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+        }
+        let _ = server_out.shutdown(std::net::Shutdown::Write);
+    });
+    port
+}
+
+#[test]
+fn congested_uplink_drops_video_by_policy_keeps_all_audio_and_stays_decodable() {
+    // 10 s of noisy 640x360 H.264 at ~6 Mbit/s (a 160 KB keyframe a second) and AAC at
+    // 128 kbit/s, through a 2 Mbit/s uplink.
+    let source = scratch().join("congested-source.flv");
+    let status = std::process::Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x360:rate=30",
+        ])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=44100",
+            "-t",
+            "10",
+        ])
+        .args([
+            "-vf",
+            "noise=alls=30:allf=t",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+        ])
+        .args(["-g", "30", "-b:v", "6M", "-maxrate", "6M", "-bufsize", "3M"])
+        .args(["-c:a", "aac", "-b:a", "128k", "-f", "flv"])
+        .arg(&source)
+        .status()
+        .unwrap();
+    assert!(status.success(), "cannot make the source");
+    let tags = flv_media_tags(&source);
+    let bytes: usize = tags.iter().map(|t| t.2.len()).sum();
+    let bitrate = bytes as f64 * 8.0 / 10.0;
+    assert!(bitrate > 5.5e6, "source at {bitrate} bit/s");
+    let (video, audio) = packet_counts(&source);
+
+    let server = Server::builder()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .workers(1)
+        .build()
+        .unwrap();
+    let addr = server.local_addrs()[0];
+    let out = scratch().join("congested-received.flv");
+    let mut player = Peer::spawn(
+        "congested-player",
+        "ffmpeg",
+        &[
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            &format!("rtmp://{addr}/live/congested"),
+            "-c",
+            "copy",
+            "-f",
+            "flv",
+            out.to_str().unwrap(),
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+
+    let proxy = throttling_proxy(addr, 2_000_000 / 8);
+    let url = format!("rtmp://127.0.0.1:{proxy}/live/congested");
+    let client = Client::publish(&url, ClientOptions::default()).unwrap();
+    client.wait_started(Duration::from_secs(5)).unwrap();
+    let started = Instant::now();
+    publish_tags(&client, &tags, 1);
+    let stats = client.stats();
+    client.close();
+    let elapsed = started.elapsed();
+    player.finish(Duration::from_secs(30));
+
+    let (got_video, got_audio) = packet_counts(&out);
+    eprintln!(
+        "congestion: sent {} of {} frames in {elapsed:?}, {} dropped, {} queued ({:?}) at \
+         the end; the player got {got_video} of {video} video and {got_audio} of {audio} \
+         audio frames",
+        stats.frames_sent,
+        tags.len(),
+        stats.frames_dropped,
+        stats.queued_bytes,
+        stats.queued,
+    );
+    assert!(stats.frames_dropped > 0, "the policy dropped nothing");
+    assert!(
+        stats.queued <= Duration::from_millis(1500),
+        "the queue held {:?}",
+        stats.queued
+    );
+    assert_eq!(got_audio, audio, "every audio frame arrives");
+    assert_eq!(
+        got_video as u64 + stats.frames_dropped,
+        video as u64,
+        "every video frame arrives or was dropped by the policy"
+    );
+    let errors = decode_errors(&out);
+    assert!(errors.trim().is_empty(), "{errors}");
+}
