@@ -264,21 +264,25 @@ pub(crate) struct SendQueue {
 }
 
 impl SendQueue {
-    /// Media time between the oldest and newest queued frames.
+    /// Media time between the earliest and latest queued frames. Audio and video
+    /// interleave with timestamps slightly out of order (an audio frame a few ms before
+    /// the video frame queued ahead of it), and timestamps wrap after 2^32 ms: offsets
+    /// are taken from the first frame, signed.
     pub fn duration(&self) -> Duration {
-        let times = self.items.iter().filter_map(|i| match i {
+        let mut times = self.items.iter().filter_map(|i| match i {
             Outbound::Frame(f) => Some(f.timestamp),
             Outbound::Metadata(_) => None,
         });
-        let (mut first, mut last) = (None, None);
+        let Some(first) = times.next() else {
+            return Duration::ZERO;
+        };
+        let (mut low, mut high) = (0i64, 0i64);
         for t in times {
-            first.get_or_insert(t);
-            last = Some(t);
+            let offset = i64::from(t.wrapping_sub(first) as i32);
+            low = low.min(offset);
+            high = high.max(offset);
         }
-        match (first, last) {
-            (Some(a), Some(b)) => Duration::from_millis(b.wrapping_sub(a).min(0x7FFF_FFFF) as u64),
-            _ => Duration::ZERO,
-        }
+        Duration::from_millis((high - low) as u64)
     }
 
     pub fn pop(&mut self) -> Option<Outbound> {
@@ -628,6 +632,28 @@ mod tests {
         body.extend_from_slice(&(nal.len() as u32).to_be_bytes());
         body.extend_from_slice(&nal);
         frame(MediaKind::Video, ts, &body)
+    }
+
+    #[test]
+    fn queued_duration_spans_interleaved_and_wrapping_timestamps() {
+        let policy = CongestionPolicy::default();
+        let mut q = SendQueue::default();
+        // Video queued ahead of audio that is 6 ms older: 6 ms, not 49 days.
+        q.push(frame(MediaKind::Video, 9_967, &[0x27, 1, 0, 0, 0]), &policy)
+            .unwrap();
+        q.push(frame(MediaKind::Audio, 9_961, &[0xAF, 1, 0]), &policy)
+            .unwrap();
+        assert_eq!(q.duration(), Duration::from_millis(6));
+        assert_eq!(q.dropped, 0, "nothing is dropped for a 6 ms queue");
+        q.push(frame(MediaKind::Audio, 10_100, &[0xAF, 1, 0]), &policy)
+            .unwrap();
+        assert_eq!(q.duration(), Duration::from_millis(139));
+        let mut q = SendQueue::default();
+        for ts in [u32::MAX - 20, u32::MAX, 30] {
+            q.push(frame(MediaKind::Audio, ts, &[0xAF, 1, 0]), &policy)
+                .unwrap();
+        }
+        assert_eq!(q.duration(), Duration::from_millis(51));
     }
 
     #[test]
