@@ -282,7 +282,6 @@ fn connection(shared: &Arc<ClientShared>, notices: &Sender<ClientNotice>, attemp
                 while let Some(item) = session.poll_transmit() {
                     out.push(item);
                 }
-                socket.close_notify();
                 linger(&mut poll, &mut socket, &mut out, Instant::now() + LINGER);
                 return Ended::Closed;
             }
@@ -321,14 +320,15 @@ fn open(shared: &ClientShared, addr: std::net::SocketAddr) -> io::Result<(Poll, 
     Ok((poll, socket))
 }
 
-/// Ends the connection gracefully: writes what is left, half-closes, and reads (and
-/// discards) until the server closes too. Closing a socket with unread input makes the
+/// Ends the connection gracefully: writes what is left (then TLS's close_notify),
+/// half-closes, and reads (and discards) until the server closes too. Closing a socket with unread input makes the
 /// kernel reset the connection and discard what it has not sent yet: the stream's last
 /// frames and the unpublish, or, on a congested link, seconds of media.
 fn linger(poll: &mut Poll, socket: &mut Socket, out: &mut WriteQueue, until: Instant) {
     let mut events = Events::with_capacity(4);
     let mut buf = vec![0u8; 16 * 1024];
     let mut half_closed = false;
+    let mut notified = false;
     loop {
         if !half_closed {
             if out
@@ -337,6 +337,10 @@ fn linger(poll: &mut Poll, socket: &mut Socket, out: &mut WriteQueue, until: Ins
                 .is_err()
             {
                 return;
+            }
+            if out.is_empty() && !notified {
+                notified = true;
+                socket.close_notify();
             }
             if out.is_empty() && !socket.has_pending() {
                 let _ = socket.tcp_mut().shutdown(std::net::Shutdown::Write);
