@@ -2,7 +2,10 @@
 //! players play the same URL. Prints one line per event.
 //!
 //!     cargo run --release --example server -- [--listen 0.0.0.0:1935] [--workers N]
+//!         [--rtmps 0.0.0.0:443 --cert cert.pem --key key.pem]
 //!
+//! With --rtmps the same relay also serves rtmps:// (TLS) on that address, with the
+//! certificate chain and private key given in PEM files.
 //! Set RTMP_LOG=debug (or info, trace) to see the library's log.
 
 use std::net::SocketAddr;
@@ -25,13 +28,22 @@ impl log::Log for StderrLogger {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut listen: SocketAddr = "0.0.0.0:1935".parse()?;
     let mut workers = None;
+    let mut rtmps: Option<SocketAddr> = None;
+    let mut cert = None;
+    let mut key = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--listen" => listen = args.next().ok_or("--listen needs ADDR")?.parse()?,
             "--workers" => workers = Some(args.next().ok_or("--workers needs N")?.parse()?),
+            "--rtmps" => rtmps = Some(args.next().ok_or("--rtmps needs ADDR")?.parse()?),
+            "--cert" => cert = Some(args.next().ok_or("--cert needs a PEM file")?),
+            "--key" => key = Some(args.next().ok_or("--key needs a PEM file")?),
             "-h" | "--help" => {
-                println!("usage: server [--listen ADDR] [--workers N]");
+                println!(
+                    "usage: server [--listen ADDR] [--workers N] \
+                     [--rtmps ADDR --cert CERT.pem --key KEY.pem]"
+                );
                 return Ok(());
             }
             other => return Err(format!("unknown argument {other}").into()),
@@ -46,8 +58,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(n) = workers {
         builder = builder.workers(n);
     }
+    match (rtmps, cert, key) {
+        (Some(addr), Some(cert), Some(key)) => {
+            let cert = std::fs::read(&cert).map_err(|e| format!("{cert}: {e}"))?;
+            let key = std::fs::read(&key).map_err(|e| format!("{key}: {e}"))?;
+            builder = builder.listen_tls(addr, &cert, &key)?;
+        }
+        (None, None, None) => {}
+        _ => return Err("--rtmps, --cert and --key go together".into()),
+    }
     let server = builder.build()?;
     println!("listening on rtmp://{}", server.local_addrs()[0]);
+    if let Some(addr) = server.local_addrs().get(1) {
+        println!("listening on rtmps://{addr}");
+    }
 
     loop {
         let Some(event) = server.next_event(Duration::from_secs(3600)) else {

@@ -3,7 +3,9 @@
 # benchmarks talk to, on a fresh Debian 12 machine (run as root; idempotent; quiet
 # unless something fails).
 #
-#   Debian packages : ffmpeg (+ffprobe), rtmpdump, nginx + libnginx-mod-rtmp,
+#   Debian packages : ffmpeg (+ffprobe), rtmpdump, nginx + libnginx-mod-rtmp (and
+#                     libnginx-mod-stream: TLS in front of it for rtmps), openssl (test
+#                     certificates),
 #                     gst-launch-1.0 with rtmp2src/rtmp2sink/x264enc, tshark, valgrind
 #   Python venv     : target/test-venv with imageio-ffmpeg (a recent static ffmpeg that
 #                     speaks Enhanced RTMP), pytest + pytest-timeout, and mypy (type
@@ -34,7 +36,7 @@ quiet() {
 }
 
 APT_PACKAGES=(
-    ffmpeg rtmpdump nginx libnginx-mod-rtmp
+    ffmpeg rtmpdump nginx libnginx-mod-rtmp libnginx-mod-stream openssl
     gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
     gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
     tshark valgrind
@@ -89,6 +91,7 @@ need_cmd gst-launch-1.0 gstreamer1.0-tools
 need_cmd gst-inspect-1.0 gstreamer1.0-tools
 need_cmd tshark tshark
 need_cmd valgrind valgrind
+need_cmd openssl openssl
 
 # (capture first: grep -q closing the pipe early would trip pipefail)
 ff_protocols="$(ffmpeg -hide_banner -protocols 2>/dev/null || true)"
@@ -102,18 +105,25 @@ for so in /usr/lib/nginx/modules/ngx_rtmp_module.so /usr/share/nginx/modules/ngx
     [ -f "$so" ] && NGX_RTMP_SO="$so" && break
 done
 [ -n "$NGX_RTMP_SO" ] || die "ngx_rtmp_module.so not found (package libnginx-mod-rtmp)"
+NGX_STREAM_SO=""
+for so in /usr/lib/nginx/modules/ngx_stream_module.so /usr/share/nginx/modules/ngx_stream_module.so; do
+    [ -f "$so" ] && NGX_STREAM_SO="$so" && break
+done
+[ -n "$NGX_STREAM_SO" ] || die "ngx_stream_module.so not found (package libnginx-mod-stream)"
 NGX_TMP="$(mktemp -d -t ngx-check.XXXXXX)"
 cat >"$NGX_TMP/nginx.conf" <<EOF
 load_module $NGX_RTMP_SO;
+load_module $NGX_STREAM_SO;
 error_log $NGX_TMP/error.log;
 pid $NGX_TMP/nginx.pid;
 events {}
 rtmp { server { listen 127.0.0.1:19350; application live { live on; } } }
+stream { server { listen 127.0.0.1:19351; proxy_pass 127.0.0.1:19350; } }
 EOF
 if ! nginx -t -p "$NGX_TMP" -c "$NGX_TMP/nginx.conf" >"$LOG" 2>&1; then
     cat "$LOG" >&2
     rm -rf "$NGX_TMP"
-    die "nginx cannot load the rtmp module ($NGX_RTMP_SO)"
+    die "nginx cannot load the rtmp and stream modules ($NGX_RTMP_SO, $NGX_STREAM_SO)"
 fi
 rm -rf "$NGX_TMP"
 

@@ -1,4 +1,5 @@
-//! A publishing or playing RTMP client on a library-owned I/O thread.
+//! A publishing or playing RTMP client on a library-owned I/O thread, over rtmp:// or
+//! rtmps:// (TLS with rustls; see [`TlsOptions`]).
 //!
 //! An encoder hands frames to [`Client::send`], which never blocks: frames go into a
 //! bounded send queue that the I/O thread drains as the network allows. When the queue
@@ -31,7 +32,7 @@ use crate::hub::Frame;
 use crate::protocol::amf0::Amf0Value;
 use crate::protocol::command::{PublishType, Status};
 use crate::protocol::handshake::HandshakeMode;
-use crate::runtime::client_io;
+use crate::runtime::{client_io, tls};
 use crate::session::MediaKind;
 
 /// A parsed rtmp:// URL: `rtmp://host[:port]/app[/instance]/stream[?query]`.
@@ -147,6 +148,22 @@ impl Default for ReconnectPolicy {
     }
 }
 
+/// How an rtmps:// client checks the server's certificate. The default verifies it
+/// against the operating system's trusted roots, for the URL's host name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// Trust these certificates (PEM, one or more) instead of the system's roots: a
+    /// private CA, or a self-signed server certificate itself.
+    pub ca_pem: Option<Vec<u8>>,
+    /// Accept any certificate, valid or not. The connection is still encrypted but not
+    /// authenticated: anyone on the path can impersonate the server. For test servers
+    /// with throwaway certificates only.
+    pub insecure_skip_verify: bool,
+    /// The name sent as SNI and checked against the certificate, when it is not the URL's
+    /// host (connecting by IP address to a server whose certificate names a host).
+    pub server_name: Option<String>,
+}
+
 /// Client settings; `Default` is what an encoder usually wants.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -160,6 +177,8 @@ pub struct ClientOptions {
     /// Playing: start position (-2 live or recorded, -1 live only) and duration (-1 all).
     pub play_start: f64,
     pub play_duration: f64,
+    /// Certificate checks for rtmps:// URLs (ignored for rtmp://).
+    pub tls: TlsOptions,
 }
 
 impl Default for ClientOptions {
@@ -173,6 +192,7 @@ impl Default for ClientOptions {
             reconnect: None,
             play_start: -2.0,
             play_duration: -1.0,
+            tls: TlsOptions::default(),
         }
     }
 }
@@ -244,21 +264,25 @@ pub(crate) struct SendQueue {
 }
 
 impl SendQueue {
-    /// Media time between the oldest and newest queued frames.
+    /// Media time between the earliest and latest queued frames. Audio and video
+    /// interleave with timestamps slightly out of order (an audio frame a few ms before
+    /// the video frame queued ahead of it), and timestamps wrap after 2^32 ms: offsets
+    /// are taken from the first frame, signed.
     pub fn duration(&self) -> Duration {
-        let times = self.items.iter().filter_map(|i| match i {
+        let mut times = self.items.iter().filter_map(|i| match i {
             Outbound::Frame(f) => Some(f.timestamp),
             Outbound::Metadata(_) => None,
         });
-        let (mut first, mut last) = (None, None);
+        let Some(first) = times.next() else {
+            return Duration::ZERO;
+        };
+        let (mut low, mut high) = (0i64, 0i64);
         for t in times {
-            first.get_or_insert(t);
-            last = Some(t);
+            let offset = i64::from(t.wrapping_sub(first) as i32);
+            low = low.min(offset);
+            high = high.max(offset);
         }
-        match (first, last) {
-            (Some(a), Some(b)) => Duration::from_millis(b.wrapping_sub(a).min(0x7FFF_FFFF) as u64),
-            _ => Duration::ZERO,
-        }
+        Duration::from_millis((high - low) as u64)
     }
 
     pub fn pop(&mut self) -> Option<Outbound> {
@@ -349,8 +373,10 @@ pub(crate) struct ClientShared {
     pub url: RtmpUrl,
     pub options: ClientOptions,
     pub mode: Mode,
+    /// Set for rtmps:// URLs.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
     pub queue: Mutex<SendQueue>,
-    pub started: Mutex<Option<std::result::Result<(), String>>>,
+    pub started: Mutex<Option<std::result::Result<(), StartFailure>>>,
     pub started_changed: Condvar,
     pub closing: AtomicBool,
     pub bytes_sent: AtomicU64,
@@ -361,6 +387,14 @@ pub(crate) struct ClientShared {
     /// Metadata and sequence headers, resent after a reconnect.
     pub replay: Mutex<Replay>,
     pub waker: Mutex<Option<Arc<mio::Waker>>>,
+}
+
+/// Why publishing or playing did not start.
+#[derive(Debug, Clone)]
+pub(crate) enum StartFailure {
+    /// TLS failed: the certificate was rejected, or the handshake failed.
+    Tls(String),
+    Other(String),
 }
 
 #[derive(Debug, Default)]
@@ -412,16 +446,20 @@ impl Client {
     }
 
     fn start(url: RtmpUrl, options: ClientOptions, mode: Mode) -> Result<Client> {
-        if url.secure {
-            return Err(Error::InvalidState("rtmps:// is not supported yet"));
-        }
         if url.stream.is_empty() {
             return Err(Error::InvalidState("the URL names no stream"));
         }
+        let tls = if url.secure {
+            tls::check_server_name(options.tls.server_name.as_ref().unwrap_or(&url.host))?;
+            Some(tls::client_config(&options.tls)?)
+        } else {
+            None
+        };
         let shared = Arc::new(ClientShared {
             url,
             options,
             mode,
+            tls,
             queue: Mutex::new(SendQueue::default()),
             started: Mutex::new(None),
             started_changed: Condvar::new(),
@@ -453,7 +491,10 @@ impl Client {
         loop {
             match started.as_ref() {
                 Some(Ok(())) => return Ok(()),
-                Some(Err(reason)) => return Err(Error::Protocol(reason.clone())),
+                Some(Err(StartFailure::Tls(reason))) => return Err(Error::Tls(reason.clone())),
+                Some(Err(StartFailure::Other(reason))) => {
+                    return Err(Error::Protocol(reason.clone()))
+                }
                 None => {}
             }
             if self
@@ -591,6 +632,28 @@ mod tests {
         body.extend_from_slice(&(nal.len() as u32).to_be_bytes());
         body.extend_from_slice(&nal);
         frame(MediaKind::Video, ts, &body)
+    }
+
+    #[test]
+    fn queued_duration_spans_interleaved_and_wrapping_timestamps() {
+        let policy = CongestionPolicy::default();
+        let mut q = SendQueue::default();
+        // Video queued ahead of audio that is 6 ms older: 6 ms, not 49 days.
+        q.push(frame(MediaKind::Video, 9_967, &[0x27, 1, 0, 0, 0]), &policy)
+            .unwrap();
+        q.push(frame(MediaKind::Audio, 9_961, &[0xAF, 1, 0]), &policy)
+            .unwrap();
+        assert_eq!(q.duration(), Duration::from_millis(6));
+        assert_eq!(q.dropped, 0, "nothing is dropped for a 6 ms queue");
+        q.push(frame(MediaKind::Audio, 10_100, &[0xAF, 1, 0]), &policy)
+            .unwrap();
+        assert_eq!(q.duration(), Duration::from_millis(139));
+        let mut q = SendQueue::default();
+        for ts in [u32::MAX - 20, u32::MAX, 30] {
+            q.push(frame(MediaKind::Audio, ts, &[0xAF, 1, 0]), &policy)
+                .unwrap();
+        }
+        assert_eq!(q.duration(), Duration::from_millis(51));
     }
 
     #[test]

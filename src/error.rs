@@ -49,6 +49,10 @@ pub enum Error {
     /// The client's send queue is over its byte bound: the network does not keep up.
     #[error("send queue full")]
     QueueFull,
+    /// TLS (rtmps://): a certificate or key that cannot be used, a server certificate
+    /// that fails verification, or a TLS protocol failure.
+    #[error("TLS: {0}")]
+    Tls(String),
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
 }

@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::event::{ConnectionId, ConnectionStats, Decision, Event, StreamStats};
 use crate::hub::{Frame, Hub, PublisherId, Stream, StreamLimits};
 use crate::protocol::amf0::Amf0Value;
-use crate::runtime::{Runtime, RuntimeConfig, Shared, WorkerCommand};
+use crate::runtime::{tls, Listener, Runtime, RuntimeConfig, Shared, WorkerCommand};
 use crate::session::{Rejection, ServerConfig};
 
 /// Configures and starts a [`Server`].
@@ -56,10 +56,31 @@ impl Default for ServerBuilder {
 }
 
 impl ServerBuilder {
-    /// Adds a TCP address to listen on (several may be given; port 0 picks a free one).
+    /// Adds a TCP address to listen on for rtmp:// (several may be given; port 0 picks a
+    /// free one).
     pub fn listen(mut self, addr: SocketAddr) -> Self {
-        self.config.listen.push(addr);
+        self.config.listen.push(Listener { addr, tls: None });
         self
+    }
+
+    /// Adds an address to listen on for rtmps:// (RTMP over TLS), with the server's
+    /// certificate chain (leaf first) and private key in PEM. One server may listen for
+    /// rtmp:// and rtmps:// at once; the relay, events and limits are the same for both.
+    /// Fails if the certificate or key cannot be used.
+    ///
+    /// ```no_run
+    /// let cert = std::fs::read("cert.pem")?;
+    /// let key = std::fs::read("key.pem")?;
+    /// let server = rtmp_core::Server::builder()
+    ///     .listen("0.0.0.0:1935".parse().unwrap())
+    ///     .listen_tls("0.0.0.0:443".parse().unwrap(), &cert, &key)?
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn listen_tls(mut self, addr: SocketAddr, cert_pem: &[u8], key_pem: &[u8]) -> Result<Self> {
+        let tls = Some(tls::server_config(cert_pem, key_pem)?);
+        self.config.listen.push(Listener { addr, tls });
+        Ok(self)
     }
 
     /// Worker threads (default: one per core).
@@ -215,7 +236,8 @@ impl Server {
         }
     }
 
-    /// The addresses the server listens on (with the real port when 0 was asked).
+    /// The addresses the server listens on, rtmp:// and rtmps:// in the order they were
+    /// added (with the real port when 0 was asked).
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.runtime.local_addrs
     }

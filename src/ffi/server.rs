@@ -266,8 +266,11 @@ pub extern "C" fn rtmp_server_config_new() -> *mut RtmpServerConfig {
 #[no_mangle]
 pub unsafe extern "C" fn rtmp_server_config_free(config: *mut RtmpServerConfig) {
     if !config.is_null() {
-        // SAFETY: per the contract above, the pointer is a live Box we handed out.
-        let _ = std::panic::catch_unwind(|| drop(unsafe { Box::from_raw(config) }));
+        // SAFETY: per the contract above, the pointer is a live Box we handed out. The
+        // config is dropped either way, so no broken invariant can be observed after a
+        // panic (rustls's configuration holds trait objects that are not `RefUnwindSafe`).
+        let free = std::panic::AssertUnwindSafe(|| drop(unsafe { Box::from_raw(config) }));
+        let _ = std::panic::catch_unwind(free);
     }
 }
 

@@ -11,7 +11,8 @@ use crossbeam_channel::Sender;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use crate::client::{ClientNotice, ClientShared, Mode, Outbound};
+use super::tls::{self, Socket};
+use crate::client::{ClientNotice, ClientShared, Mode, Outbound, StartFailure};
 use crate::hub::Frame;
 use crate::session::WriteQueue;
 use crate::session::{ClientConfig, ClientEvent, ClientSession, ClientState, MediaKind};
@@ -21,8 +22,16 @@ const WAKE: Token = Token(1);
 /// Frames move from the send queue to the socket while less than this is unsent, so the
 /// queue, not the socket buffer, is where congestion shows and is handled.
 const IN_FLIGHT: usize = 256 * 1024;
+/// Unsent bytes the kernel may hold beyond those in flight (TCP_NOTSENT_LOWAT, Linux).
+/// Without a bound, Linux grows a socket's send buffer to megabytes, and on a slow uplink
+/// seconds of media would wait there, out of the congestion policy's sight.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const KERNEL_UNSENT: u32 = 64 * 1024;
 /// How long `close` keeps sending what is queued.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
+/// After that, how long the socket may take to deliver what the kernel still holds and
+/// see the server's end of the connection.
+const LINGER: Duration = Duration::from_secs(2);
 
 /// How one connection ended.
 enum Ended {
@@ -34,6 +43,8 @@ enum Ended {
     ReconnectRequested,
     /// Refused (connect or publish/play rejected): retrying would not help.
     Refused(String),
+    /// TLS failed (the certificate was rejected, most likely): retrying would not help.
+    TlsFailed(String),
 }
 
 pub(crate) fn run(shared: Arc<ClientShared>, notices: Sender<ClientNotice>) {
@@ -42,7 +53,12 @@ pub(crate) fn run(shared: Arc<ClientShared>, notices: Sender<ClientNotice>) {
         let reason = match connection(&shared, &notices, attempt) {
             Ended::Closed => "closed".to_owned(),
             Ended::Refused(reason) => {
-                fail_start(&shared, &reason);
+                fail_start(&shared, StartFailure::Other(reason.clone()));
+                let _ = notices.send(ClientNotice::Disconnected { reason });
+                return;
+            }
+            Ended::TlsFailed(reason) => {
+                fail_start(&shared, StartFailure::Tls(reason.clone()));
                 let _ = notices.send(ClientNotice::Disconnected { reason });
                 return;
             }
@@ -62,7 +78,7 @@ pub(crate) fn run(shared: Arc<ClientShared>, notices: Sender<ClientNotice>) {
         let give_up = shared.closing.load(Ordering::Acquire)
             || policy.is_none_or(|p| p.max_attempts > 0 && attempt >= p.max_attempts);
         if give_up {
-            fail_start(&shared, &reason);
+            fail_start(&shared, StartFailure::Other(reason.clone()));
             let _ = notices.send(ClientNotice::Disconnected { reason });
             return;
         }
@@ -91,10 +107,10 @@ pub(crate) fn run(shared: Arc<ClientShared>, notices: Sender<ClientNotice>) {
     }
 }
 
-fn fail_start(shared: &ClientShared, reason: &str) {
+fn fail_start(shared: &ClientShared, failure: StartFailure) {
     let mut started = shared.started.lock();
     if started.is_none() {
-        *started = Some(Err(reason.to_owned()));
+        *started = Some(Err(failure));
         shared.started_changed.notify_all();
     }
 }
@@ -117,6 +133,13 @@ fn connection(shared: &Arc<ClientShared>, notices: &Sender<ClientNotice>, attemp
     let (mut poll, mut socket) = match open(shared, addr) {
         Ok(v) => v,
         Err(e) => return Ended::Lost(format!("cannot connect to {addr}: {e}")),
+    };
+    let ended = |what: &str, e: io::Error| {
+        if tls::is_tls_failure(&e) {
+            Ended::TlsFailed(format!("TLS with {}: {e}", url.host))
+        } else {
+            Ended::Lost(format!("{what}: {e}"))
+        }
     };
     let mut config = ClientConfig::new(url.app.clone(), url.tc_url.clone());
     config.flash_ver = shared.options.flash_ver.clone();
@@ -145,8 +168,8 @@ fn connection(shared: &Arc<ClientShared>, notices: &Sender<ClientNotice>, attemp
             if event.token() == SOCKET
                 && (event.is_readable() || event.is_read_closed() || event.is_error())
             {
-                if let Err(reason) = read(&mut socket, &mut buf, &mut session, shared) {
-                    return Ended::Lost(reason);
+                if let Err(e) = read(&mut socket, &mut buf, &mut session, shared) {
+                    return e.map_or_else(|e| ended("read", e), Ended::Lost);
                 }
             }
         }
@@ -231,15 +254,15 @@ fn connection(shared: &Arc<ClientShared>, notices: &Sender<ClientNotice>, attemp
             // Fill up to the in-flight bound, write, and go on while the socket takes it.
             while drain_queue(shared, &mut session, &mut out, &mut await_keyframe) {
                 if let Err(e) = out.flush(&mut socket) {
-                    return Ended::Lost(format!("write: {e}"));
+                    return ended("write", e);
                 }
                 if out.len() >= IN_FLIGHT {
                     break;
                 }
             }
         }
-        if let Err(e) = out.flush(&mut socket) {
-            return Ended::Lost(format!("write: {e}"));
+        if let Err(e) = out.flush(&mut socket).and_then(|()| socket.send_pending()) {
+            return ended("write", e);
         }
         shared
             .bytes_sent
@@ -259,14 +282,14 @@ fn connection(shared: &Arc<ClientShared>, notices: &Sender<ClientNotice>, attemp
                 while let Some(item) = session.poll_transmit() {
                     out.push(item);
                 }
-                let _ = out.flush(&mut socket);
+                linger(&mut poll, &mut socket, &mut out, Instant::now() + LINGER);
                 return Ended::Closed;
             }
         }
     }
 }
 
-fn open(shared: &ClientShared, addr: std::net::SocketAddr) -> io::Result<(Poll, TcpStream)> {
+fn open(shared: &ClientShared, addr: std::net::SocketAddr) -> io::Result<(Poll, Socket)> {
     let poll = Poll::new()?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
     *shared.waker.lock() = Some(waker);
@@ -274,28 +297,90 @@ fn open(shared: &ClientShared, addr: std::net::SocketAddr) -> io::Result<(Poll, 
     // pending connect, and it happens once per connection.
     let std_socket = std::net::TcpStream::connect_timeout(&addr, shared.options.connect_timeout)?;
     std_socket.set_nodelay(true)?;
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Err(e) = socket2::SockRef::from(&std_socket).set_tcp_notsent_lowat(KERNEL_UNSENT) {
+        log::debug!("TCP_NOTSENT_LOWAT: {e}");
+    }
     std_socket.set_nonblocking(true)?;
-    let mut socket = TcpStream::from_std(std_socket);
-    poll.registry()
-        .register(&mut socket, SOCKET, Interest::READABLE | Interest::WRITABLE)?;
+    let tcp = TcpStream::from_std(std_socket);
+    let mut socket = match &shared.tls {
+        None => Socket::Plain(tcp),
+        Some(config) => {
+            let name = shared.options.tls.server_name.as_ref();
+            let name = name.unwrap_or(&shared.url.host);
+            Socket::connect_tls(tcp, config.clone(), name)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?
+        }
+    };
+    poll.registry().register(
+        socket.tcp_mut(),
+        SOCKET,
+        Interest::READABLE | Interest::WRITABLE,
+    )?;
     Ok((poll, socket))
 }
 
+/// Ends the connection gracefully: writes what is left (then TLS's close_notify),
+/// half-closes, and reads (and discards) until the server closes too. Closing a socket with unread input makes the
+/// kernel reset the connection and discard what it has not sent yet: the stream's last
+/// frames and the unpublish, or, on a congested link, seconds of media.
+fn linger(poll: &mut Poll, socket: &mut Socket, out: &mut WriteQueue, until: Instant) {
+    let mut events = Events::with_capacity(4);
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut half_closed = false;
+    let mut notified = false;
+    loop {
+        if !half_closed {
+            if out
+                .flush(socket)
+                .and_then(|()| socket.send_pending())
+                .is_err()
+            {
+                return;
+            }
+            if out.is_empty() && !notified {
+                notified = true;
+                socket.close_notify();
+            }
+            if out.is_empty() && !socket.has_pending() {
+                let _ = socket.tcp_mut().shutdown(std::net::Shutdown::Write);
+                half_closed = true;
+            }
+        }
+        loop {
+            match socket.tcp_mut().read(&mut buf) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return,
+            }
+        }
+        let Some(left) = until.checked_duration_since(Instant::now()) else {
+            log::debug!("closing without the server's end of the connection");
+            return;
+        };
+        let _ = poll.poll(&mut events, Some(left.min(Duration::from_millis(50))));
+    }
+}
+
+/// Feeds what the socket has to the session. The error is a reason (the peer closed,
+/// the session failed) or the socket's error.
 fn read(
-    socket: &mut TcpStream,
+    socket: &mut Socket,
     buf: &mut [u8],
     session: &mut ClientSession,
     shared: &ClientShared,
-) -> Result<(), String> {
+) -> Result<(), Result<String, io::Error>> {
     loop {
         match socket.read(buf) {
-            Ok(0) => return Err("the server closed the connection".into()),
+            Ok(0) => return Err(Ok("the server closed the connection".into())),
             Ok(n) => session
                 .feed(&buf[..n], now_ms(shared))
-                .map_err(|e| e.to_string())?,
+                .map_err(|e| Ok(e.to_string()))?,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(format!("read: {e}")),
+            Err(e) => return Err(Err(e)),
         }
     }
 }

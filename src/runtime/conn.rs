@@ -5,8 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use mio::net::TcpStream;
-
+use super::tls::Socket;
 use crate::event::{ConnectionId, ConnectionStats, DisconnectReason};
 use crate::hub::{PublisherId, Stream};
 use crate::session::WriteQueue;
@@ -47,7 +46,7 @@ pub(crate) enum PendingDecision {
 
 pub(crate) struct Conn {
     pub id: ConnectionId,
-    pub socket: TcpStream,
+    pub socket: Socket,
     pub peer: SocketAddr,
     pub session: ServerSession,
     out: WriteQueue,
@@ -79,7 +78,7 @@ pub(crate) enum ReadOutcome {
 impl Conn {
     pub fn new(
         id: ConnectionId,
-        socket: TcpStream,
+        socket: Socket,
         peer: SocketAddr,
         session: ServerSession,
         now: u64,
@@ -167,7 +166,10 @@ impl Conn {
             return;
         }
         let before = self.out.written();
-        let result = self.out.flush(&mut self.socket);
+        let result = self
+            .out
+            .flush(&mut self.socket)
+            .and_then(|()| self.socket.send_pending());
         self.stats.bytes_out += self.out.written() - before;
         match result {
             Ok(()) => {}
@@ -179,6 +181,6 @@ impl Conn {
     }
 
     pub fn has_output(&self) -> bool {
-        !self.out.is_empty() || self.session.has_pending_output()
+        !self.out.is_empty() || self.session.has_pending_output() || self.socket.has_pending()
     }
 }

@@ -5,6 +5,7 @@
 
 pub(crate) mod client_io;
 mod conn;
+pub(crate) mod tls;
 mod worker;
 
 use std::io;
@@ -22,10 +23,17 @@ use crate::event::{ConnectionId, ConnectionStats, Event};
 use crate::hub::{Hub, Stream, StreamLimits};
 use crate::session::{Rejection, RequestId, ServerConfig};
 
+/// One address to listen on; with a TLS configuration it serves rtmps://.
+#[derive(Debug, Clone)]
+pub(crate) struct Listener {
+    pub addr: SocketAddr,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
 /// Everything the runtime needs to know, fixed when the server starts.
 #[derive(Debug, Clone)]
 pub(crate) struct RuntimeConfig {
-    pub listen: Vec<SocketAddr>,
+    pub listen: Vec<Listener>,
     pub workers: usize,
     pub session: ServerConfig,
     pub manual_decisions: bool,
@@ -40,7 +48,8 @@ pub(crate) struct RuntimeConfig {
 
 /// What the application (or another worker) asks a worker to do.
 pub(crate) enum WorkerCommand {
-    Adopt(TcpStream, SocketAddr),
+    /// A new connection, with the TLS configuration of the listener that accepted it.
+    Adopt(TcpStream, SocketAddr, Option<Arc<rustls::ServerConfig>>),
     Decide {
         conn: ConnectionId,
         request: RequestId,
@@ -116,12 +125,12 @@ impl Runtime {
     pub fn start(config: RuntimeConfig) -> io::Result<(Runtime, Receiver<Event>)> {
         let workers = config.workers.max(1);
         let mut listeners = Vec::new();
-        for addr in &config.listen {
-            listeners.push(TcpListener::bind(*addr)?);
+        for listener in &config.listen {
+            listeners.push((TcpListener::bind(listener.addr)?, listener.tls.clone()));
         }
         let local_addrs = listeners
             .iter()
-            .map(|l| l.local_addr())
+            .map(|(l, _)| l.local_addr())
             .collect::<io::Result<Vec<_>>>()?;
         let (event_tx, event_rx) = crossbeam_channel::unbounded();
         let mut polls = Vec::new();
@@ -158,7 +167,7 @@ impl Runtime {
         }
         let acceptor_poll = Poll::new()?;
         let acceptor_waker = Arc::new(Waker::new(acceptor_poll.registry(), ACCEPTOR_WAKE)?);
-        for (i, listener) in listeners.iter_mut().enumerate() {
+        for (i, (listener, _)) in listeners.iter_mut().enumerate() {
             acceptor_poll
                 .registry()
                 .register(listener, Token(i), Interest::READABLE)?;
@@ -202,7 +211,9 @@ impl Drop for Runtime {
     }
 }
 
-fn accept_loop(mut poll: Poll, listeners: Vec<TcpListener>, shared: Arc<Shared>) {
+type Listening = (TcpListener, Option<Arc<rustls::ServerConfig>>);
+
+fn accept_loop(mut poll: Poll, listeners: Vec<Listening>, shared: Arc<Shared>) {
     let mut events = Events::with_capacity(64);
     let mut next_worker = 0usize;
     loop {
@@ -217,7 +228,7 @@ fn accept_loop(mut poll: Poll, listeners: Vec<TcpListener>, shared: Arc<Shared>)
             return;
         }
         for event in events.iter() {
-            let Some(listener) = listeners.get(event.token().0) else {
+            let Some((listener, tls)) = listeners.get(event.token().0) else {
                 continue;
             };
             loop {
@@ -230,7 +241,8 @@ fn accept_loop(mut poll: Poll, listeners: Vec<TcpListener>, shared: Arc<Shared>)
                         }
                         shared.connections.fetch_add(1, Ordering::Relaxed);
                         let _ = socket.set_nodelay(true);
-                        shared.command(next_worker, WorkerCommand::Adopt(socket, peer));
+                        let command = WorkerCommand::Adopt(socket, peer, tls.clone());
+                        shared.command(next_worker, command);
                         next_worker = (next_worker + 1) % shared.workers.len();
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,

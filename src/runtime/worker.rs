@@ -10,6 +10,7 @@ use crossbeam_channel::Receiver;
 use mio::{Events, Interest, Poll, Token};
 
 use super::conn::{Conn, PendingDecision, Player, Publishing, ReadOutcome};
+use super::tls::Socket;
 use super::{Shared, WorkerCommand};
 use crate::event::{ConnectionId, Decision, DisconnectReason, Event};
 use crate::hub::{Frame, Hub, Stream};
@@ -118,7 +119,7 @@ impl Worker {
     fn handle_commands(&mut self) {
         while let Ok(command) = self.commands.try_recv() {
             match command {
-                WorkerCommand::Adopt(socket, peer) => self.adopt(socket, peer),
+                WorkerCommand::Adopt(socket, peer, tls) => self.adopt(socket, peer, tls),
                 WorkerCommand::Decide {
                     conn,
                     request,
@@ -155,13 +156,29 @@ impl Worker {
         }
     }
 
-    fn adopt(&mut self, mut socket: mio::net::TcpStream, peer: std::net::SocketAddr) {
+    fn adopt(
+        &mut self,
+        socket: mio::net::TcpStream,
+        peer: std::net::SocketAddr,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) {
         let serial = self.next_serial;
         self.next_serial += 1;
         let id = ConnectionId::new(self.index, serial);
         let token = Token(serial as usize);
+        let mut socket = match tls {
+            None => Socket::Plain(socket),
+            Some(config) => match Socket::accept_tls(socket, config) {
+                Ok(socket) => socket,
+                Err(e) => {
+                    log::warn!("cannot start TLS with {peer}: {e}");
+                    self.shared.connections.fetch_sub(1, Ordering::Relaxed);
+                    return;
+                }
+            },
+        };
         if let Err(e) = self.poll.registry().register(
-            &mut socket,
+            socket.tcp_mut(),
             token,
             Interest::READABLE | Interest::WRITABLE,
         ) {
@@ -631,7 +648,10 @@ impl Worker {
         let Some(mut conn) = self.conns.remove(&token) else {
             return;
         };
-        let _ = self.poll.registry().deregister(&mut conn.socket);
+        if !matches!(conn.close, Some(DisconnectReason::Io(_))) {
+            conn.socket.close_notify();
+        }
+        let _ = self.poll.registry().deregister(conn.socket.tcp_mut());
         self.tokens.remove(&conn.id);
         self.shared.connections.fetch_sub(1, Ordering::Relaxed);
         let reason = conn.close.take().unwrap_or(DisconnectReason::PeerClosed);

@@ -16,7 +16,11 @@
 # WORKERS > 1 gives one listening socket per worker; a player only sees a publisher on the
 # same worker unless rtmp_auto_push is enabled, so keep 1 for relay tests.
 # Set NGINX_RTMP_DRY_RUN=1 to only write the config and print the nginx command line.
-# Needs the Debian packages nginx + libnginx-mod-rtmp (scripts/install-test-deps.sh).
+# Set NGINX_RTMPS_PORT, NGINX_RTMPS_CERT and NGINX_RTMPS_KEY (PEM files) to also serve
+# rtmps://127.0.0.1:NGINX_RTMPS_PORT: nginx's stream module terminates TLS (OpenSSL) and
+# passes the bytes to the RTMP port, the way RTMPS ingest is commonly deployed.
+# Needs the Debian packages nginx + libnginx-mod-rtmp (+ libnginx-mod-stream for rtmps),
+# all installed by scripts/install-test-deps.sh.
 set -euo pipefail
 
 if [ $# -lt 2 ]; then
@@ -51,6 +55,30 @@ WORKDIR="$(cd "$WORKDIR" && pwd)"
 sed -e "/^#/!s|@RTMP_MODULE@|$RTMP_MODULE|g" -e "/^#/!s|@WORKDIR@|$WORKDIR|g" \
     -e "/^#/!s|@PORT@|$PORT|g" -e "/^#/!s|@WORKERS@|$WORKERS|g" \
     "$HERE/nginx-rtmp.conf.template" >"$WORKDIR/nginx.conf"
+
+if [ -n "${NGINX_RTMPS_PORT:-}" ]; then
+    STREAM_MODULE=""
+    for so in /usr/lib/nginx/modules/ngx_stream_module.so /usr/share/nginx/modules/ngx_stream_module.so; do
+        if [ -f "$so" ]; then STREAM_MODULE="$so"; break; fi
+    done
+    if [ -z "$STREAM_MODULE" ]; then
+        echo "run_nginx_rtmp: ngx_stream_module.so not found (apt-get install libnginx-mod-stream)" >&2
+        exit 1
+    fi
+    # load_module must come before the events block.
+    sed -i "0,/^load_module /s|^load_module .*|&\nload_module $STREAM_MODULE;|" "$WORKDIR/nginx.conf"
+    cat >>"$WORKDIR/nginx.conf" <<EOF
+
+stream {
+    server {
+        listen 127.0.0.1:$NGINX_RTMPS_PORT ssl;
+        ssl_certificate $NGINX_RTMPS_CERT;
+        ssl_certificate_key $NGINX_RTMPS_KEY;
+        proxy_pass 127.0.0.1:$PORT;
+    }
+}
+EOF
+fi
 
 # -p: prefix (relative paths), -e: early error log (avoids /var/log/nginx), -c: our config.
 cmd=(nginx -p "$WORKDIR/" -e "$WORKDIR/error.log" -c "$WORKDIR/nginx.conf")

@@ -1,0 +1,269 @@
+//! rtmps:// against real peers over loopback, with a self-signed certificate made for the
+//! test run: ffmpeg 5.1 (GnuTLS) publishes to our TLS listener while ffmpeg 9 (OpenSSL)
+//! and our client play over rtmps:// and rtmp:// from the same server; our client
+//! publishes through nginx's TLS (OpenSSL) to nginx-rtmp; and certificate checks refuse
+//! what they must.
+
+mod support;
+
+use std::time::Duration;
+
+use rtmp_core::client::{Client, ClientNotice, ClientOptions, ReconnectPolicy, TlsOptions};
+use rtmp_core::{Error, Event, Server};
+use support::{
+    bodies, collect_play, decode_errors, flv_media_tags, modern_ffmpeg, packet_counts,
+    publish_tags, scratch, source_flv, Nginx, Peer, TestCert,
+};
+
+/// Our client trusting exactly the test certificate.
+fn trusting(cert: &TestCert) -> ClientOptions {
+    ClientOptions {
+        tls: TlsOptions {
+            ca_pem: Some(cert.cert_pem()),
+            ..TlsOptions::default()
+        },
+        ..ClientOptions::default()
+    }
+}
+
+/// ffmpeg 9 playing `url` into an FLV file, verifying the server's certificate.
+fn modern_ffmpeg_player(name: &str, url: &str, cert: &TestCert) -> (Peer, std::path::PathBuf) {
+    let out = scratch().join(format!("{name}.flv"));
+    let peer = Peer::spawn(
+        name,
+        modern_ffmpeg().to_str().unwrap(),
+        &[
+            "-v",
+            "error",
+            "-y",
+            "-tls_verify",
+            "1",
+            "-ca_file",
+            cert.cert.to_str().unwrap(),
+            "-i",
+            url,
+            "-c",
+            "copy",
+            // Every packet reaches the file at once, whatever way ffmpeg is stopped.
+            "-flush_packets",
+            "1",
+            "-f",
+            "flv",
+            out.to_str().unwrap(),
+        ],
+    );
+    (peer, out)
+}
+
+fn assert_same_bodies(
+    received: &[(u8, bytes::Bytes)],
+    sent: &[(u8, u32, bytes::Bytes)],
+    who: &str,
+) {
+    let sent: Vec<(u8, bytes::Bytes)> = sent.iter().map(|t| (t.0, t.2.clone())).collect();
+    for kind in [8, 9] {
+        let (got, want) = (bodies(received, kind), bodies(&sent, kind));
+        assert_eq!(got.len(), want.len(), "{who}: frames of type {kind}");
+        assert!(
+            got == want,
+            "{who}: type {kind}: other bytes than were published"
+        );
+    }
+}
+
+#[test]
+fn ffmpeg_publishes_rtmps_and_players_get_every_packet_over_rtmps_and_rtmp() {
+    let cert = TestCert::new("relay");
+    let server = Server::builder()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .listen_tls(
+            "127.0.0.1:0".parse().unwrap(),
+            &cert.cert_pem(),
+            &cert.key_pem(),
+        )
+        .unwrap()
+        .workers(2)
+        .build()
+        .unwrap();
+    let (plain, tls) = (server.local_addrs()[0], server.local_addrs()[1]);
+    let tls_url = format!("rtmps://{tls}/live/secure");
+    let plain_url = format!("rtmp://{plain}/live/secure");
+    let (source, (video, audio)) = source_flv().clone();
+    let tags = flv_media_tags(&source);
+
+    // Players waiting before the publish: ffmpeg 9 over TLS, ours over TLS and plain TCP.
+    let (mut ffmpeg_player, ffmpeg_out) =
+        modern_ffmpeg_player("tls-relay-ffmpeg9", &tls_url, &cert);
+    let ours_tls = collect_play(tls_url.clone(), trusting(&cert));
+    let ours_plain = collect_play(plain_url, ClientOptions::default());
+    std::thread::sleep(Duration::from_millis(1500));
+
+    // Debian's ffmpeg 5.1 (GnuTLS) publishes, verifying our certificate too.
+    let mut publisher = Peer::spawn(
+        "tls-relay-publisher",
+        "ffmpeg",
+        &[
+            "-v",
+            "error",
+            "-re",
+            "-i",
+            source.to_str().unwrap(),
+            "-c",
+            "copy",
+            "-tls_verify",
+            "1",
+            "-ca_file",
+            cert.cert.to_str().unwrap(),
+            "-f",
+            "flv",
+            &tls_url,
+        ],
+    );
+    publisher.finish(Duration::from_secs(20));
+    ffmpeg_player.finish(Duration::from_secs(15));
+
+    assert_eq!(
+        packet_counts(&ffmpeg_out),
+        (video, audio),
+        "ffmpeg 9 over rtmps"
+    );
+    let errors = decode_errors(&ffmpeg_out);
+    assert!(errors.trim().is_empty(), "{errors}");
+    assert_same_bodies(&ours_tls.join().unwrap(), &tags, "our player over rtmps");
+    assert_same_bodies(&ours_plain.join().unwrap(), &tags, "our player over rtmp");
+
+    let mut publishes = 0;
+    while let Some(event) = server.next_event(Duration::from_millis(300)) {
+        if matches!(event, Event::Publish { ref stream, .. } if stream == "secure") {
+            publishes += 1;
+        }
+    }
+    assert_eq!(publishes, 1);
+}
+
+#[test]
+fn client_publishes_rtmps_through_nginx_tls_to_nginx_rtmp() {
+    let cert = TestCert::new("nginx");
+    let nginx = Nginx::start_tls("client-rtmps", &cert);
+    let (source, (video, audio)) = source_flv().clone();
+    let tags = flv_media_tags(&source);
+
+    let dump = scratch().join("client-rtmps-rtmpdump.flv");
+    let mut rtmpdump = Peer::spawn(
+        "client-rtmps-rtmpdump",
+        "rtmpdump",
+        &[
+            "-q",
+            "-r",
+            &nginx.url("tls"),
+            "-o",
+            dump.to_str().unwrap(),
+            "-m",
+            "3",
+        ],
+    );
+    let (mut ffmpeg_player, ffmpeg_out) = modern_ffmpeg_player(
+        "client-rtmps-ffmpeg9",
+        &nginx.tls_url("127.0.0.1", "tls"),
+        &cert,
+    );
+    // By host name: SNI is sent and the certificate's DNS name checked.
+    let ours = collect_play(nginx.tls_url("localhost", "tls"), trusting(&cert));
+    std::thread::sleep(Duration::from_millis(1500));
+
+    let client = Client::publish(&nginx.tls_url("127.0.0.1", "tls"), trusting(&cert)).unwrap();
+    client.wait_started(Duration::from_secs(5)).unwrap();
+    publish_tags(&client, &tags, 2);
+    let stats = client.stats();
+    client.close();
+    assert_eq!(stats.frames_dropped, 0);
+
+    // rtmpdump exits 1 or 2 on a live stream that ends at nginx; ffmpeg keeps waiting
+    // for a republish there, until interrupted.
+    rtmpdump.wait(Duration::from_secs(20));
+    // The first SIGINT asks ffmpeg to stop; the second interrupts its blocking read (and
+    // its file output: hence -flush_packets).
+    ffmpeg_player.interrupt();
+    std::thread::sleep(Duration::from_millis(300));
+    ffmpeg_player.interrupt();
+    ffmpeg_player.wait(Duration::from_secs(10));
+    assert_eq!(packet_counts(&dump), (video, audio), "rtmpdump over rtmp");
+    // Stopped by signals, ffmpeg's muxer loses the audio packets its interleaving still
+    // held (those after the last video frame); everything before them is there.
+    let (ffmpeg_video, ffmpeg_audio) = packet_counts(&ffmpeg_out);
+    assert_eq!(ffmpeg_video, video, "ffmpeg 9 over rtmps: video");
+    assert!(
+        ffmpeg_audio <= audio && ffmpeg_audio + 3 >= audio,
+        "ffmpeg 9 over rtmps: audio {ffmpeg_audio} of {audio}"
+    );
+    for out in [&dump, &ffmpeg_out] {
+        let errors = decode_errors(out);
+        assert!(errors.trim().is_empty(), "{}: {errors}", out.display());
+    }
+    assert_same_bodies(&ours.join().unwrap(), &tags, "our player over rtmps");
+}
+
+#[test]
+fn certificate_checks_refuse_unknown_and_misnamed_servers() {
+    let cert = TestCert::new("checks");
+    let server = Server::builder()
+        .listen_tls(
+            "127.0.0.1:0".parse().unwrap(),
+            &cert.cert_pem(),
+            &cert.key_pem(),
+        )
+        .unwrap()
+        .workers(1)
+        .build()
+        .unwrap();
+    let url = format!("rtmps://{}/live/check", server.local_addrs()[0]);
+    let retrying = ReconnectPolicy {
+        max_attempts: 5,
+        initial_backoff: Duration::from_millis(50),
+        max_backoff: Duration::from_millis(50),
+    };
+
+    // The system's roots do not know a self-signed certificate; a certificate failure is
+    // final (no reconnect attempts), and typed.
+    let options = ClientOptions {
+        reconnect: Some(retrying),
+        ..ClientOptions::default()
+    };
+    let client = Client::publish(&url, options).unwrap();
+    let err = client.wait_started(Duration::from_secs(5)).unwrap_err();
+    assert!(matches!(err, Error::Tls(_)), "{err:?}");
+    assert!(err.to_string().contains("certificate"), "{err}");
+    let notices: Vec<ClientNotice> = client.notices().try_iter().collect();
+    assert!(
+        !notices
+            .iter()
+            .any(|n| matches!(n, ClientNotice::Reconnecting { .. })),
+        "{notices:?}"
+    );
+    assert_eq!(client.stats().reconnects, 0);
+
+    // Trusted, but for another name.
+    let mut options = trusting(&cert);
+    options.tls.server_name = Some("other.example".into());
+    let client = Client::publish(&url, options).unwrap();
+    let err = client.wait_started(Duration::from_secs(5)).unwrap_err();
+    assert!(matches!(err, Error::Tls(_)), "{err:?}");
+
+    // Trusted and named: it connects, as does a client that skips verification.
+    let client = Client::publish(&url, trusting(&cert)).unwrap();
+    client.wait_started(Duration::from_secs(5)).unwrap();
+    client.close();
+    let mut options = ClientOptions::default();
+    options.tls.insecure_skip_verify = true;
+    let client = Client::publish(&url, options).unwrap();
+    client.wait_started(Duration::from_secs(5)).unwrap();
+    client.close();
+
+    // Plain RTMP to the TLS port goes nowhere: the server drops it.
+    let client = Client::publish(
+        &url.replace("rtmps://", "rtmp://"),
+        ClientOptions::default(),
+    )
+    .unwrap();
+    assert!(client.wait_started(Duration::from_secs(5)).is_err());
+}
