@@ -8,7 +8,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use rtmp_core::client::{ClientNotice, ClientOptions, ReconnectPolicy};
+use rtmp_core::client::{ClientNotice, ClientOptions, ReconnectPolicy, TlsOptions};
 use rtmp_core::protocol::command::PublishType;
 
 use crate::amf;
@@ -120,6 +120,7 @@ fn options(
     drop_inter_after: Option<f64>,
     start: f64,
     duration: f64,
+    tls: TlsOptions,
 ) -> PyResult<ClientOptions> {
     let mut o = ClientOptions {
         connect_timeout: Duration::try_from_secs_f64(connect_timeout)
@@ -157,6 +158,7 @@ fn options(
     }
     o.play_start = start;
     o.play_duration = duration;
+    o.tls = tls;
     Ok(o)
 }
 
@@ -200,13 +202,17 @@ impl Client {
 
 #[pymethods]
 impl Client {
-    /// Connects to `url` (rtmp://host[:port]/app/stream) and publishes. Returns at once;
+    /// Connects to `url` (rtmp:// or rtmps://host[:port]/app/stream) and publishes.
+    /// rtmps:// verifies the server against the system's roots, or `ca_pem` (PEM bytes),
+    /// for the URL's host or `server_name`; `insecure_skip_verify` accepts any
+    /// certificate (test servers only). Returns at once;
     /// frames written before the publish starts wait in the send queue.
     #[staticmethod]
     #[pyo3(signature = (
         url, *, connect_timeout = 10.0, flash_ver = None, publish_type = "live",
         reconnect = false, reconnect_attempts = 0, drop_disposable_after = None,
-        drop_inter_after = None,
+        drop_inter_after = None, ca_pem = None, insecure_skip_verify = false,
+        server_name = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn publish(
@@ -219,7 +225,15 @@ impl Client {
         reconnect_attempts: u32,
         drop_disposable_after: Option<f64>,
         drop_inter_after: Option<f64>,
+        ca_pem: Option<Vec<u8>>,
+        insecure_skip_verify: bool,
+        server_name: Option<String>,
     ) -> PyResult<Self> {
+        let tls = TlsOptions {
+            ca_pem,
+            insecure_skip_verify,
+            server_name,
+        };
         let o = options(
             connect_timeout,
             flash_ver,
@@ -230,6 +244,7 @@ impl Client {
             drop_inter_after,
             -2.0,
             -1.0,
+            tls,
         )?;
         Self::start(py, url, o, true)
     }
@@ -240,7 +255,8 @@ impl Client {
     #[staticmethod]
     #[pyo3(signature = (
         url, *, connect_timeout = 10.0, flash_ver = None, reconnect = false,
-        reconnect_attempts = 0, start = -2.0, duration = -1.0,
+        reconnect_attempts = 0, start = -2.0, duration = -1.0, ca_pem = None,
+        insecure_skip_verify = false, server_name = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn play(
@@ -252,7 +268,15 @@ impl Client {
         reconnect_attempts: u32,
         start: f64,
         duration: f64,
+        ca_pem: Option<Vec<u8>>,
+        insecure_skip_verify: bool,
+        server_name: Option<String>,
     ) -> PyResult<Self> {
+        let tls = TlsOptions {
+            ca_pem,
+            insecure_skip_verify,
+            server_name,
+        };
         let o = options(
             connect_timeout,
             flash_ver,
@@ -263,6 +287,7 @@ impl Client {
             None,
             start,
             duration,
+            tls,
         )?;
         Self::start(py, url, o, false)
     }

@@ -95,7 +95,7 @@ impl NativeServer {
         idle_timeout = None, decision_timeout = None, manual_decisions = false,
         max_connections = None, max_message_size = None, max_reassembly_bytes = None,
         max_chunk_streams = None, max_amf_depth = None, player_queue_bytes = None,
-        gop_cache_bytes = None, tap_all = false, tap_backlog = None,
+        gop_cache_bytes = None, tap_all = false, tap_backlog = None, tls = Vec::new(),
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -116,15 +116,23 @@ impl NativeServer {
         gop_cache_bytes: Option<usize>,
         tap_all: bool,
         tap_backlog: Option<usize>,
+        tls: Vec<(String, Vec<u8>, Vec<u8>)>,
     ) -> PyResult<Self> {
         let mut builder = rtmp_core::Server::builder()
             .manual_decisions(manual_decisions)
             .tap_all(tap_all);
-        for addr in &listen {
-            let addr: SocketAddr = addr.parse().map_err(|_| {
+        let parse = |addr: &str| -> PyResult<SocketAddr> {
+            addr.parse().map_err(|_| {
                 PyValueError::new_err(format!("listen address {addr:?} is not HOST:PORT"))
-            })?;
-            builder = builder.listen(addr);
+            })
+        };
+        for addr in &listen {
+            builder = builder.listen(parse(addr)?);
+        }
+        for (addr, cert_pem, key_pem) in &tls {
+            builder = builder
+                .listen_tls(parse(addr)?, cert_pem, key_pem)
+                .py_err()?;
         }
         if let Some(v) = workers {
             builder = builder.workers(v);

@@ -43,15 +43,17 @@ class Client:
 
     @classmethod
     def publish(cls, url: str, **options: Any) -> "Client":
-        """Connects to ``url`` (rtmp://host[:port]/app/stream) and publishes. Options:
-        connect_timeout, flash_ver, publish_type ("live", "record", "append"), reconnect,
-        reconnect_attempts, drop_disposable_after, drop_inter_after (seconds)."""
+        """Connects to ``url`` (rtmp:// or rtmps://host[:port]/app/stream) and
+        publishes. Options: connect_timeout, flash_ver, publish_type ("live", "record",
+        "append"), reconnect, reconnect_attempts, drop_disposable_after, drop_inter_after
+        (seconds); for rtmps: ca_pem (PEM bytes to trust instead of the system's roots),
+        server_name (when not the URL's host), insecure_skip_verify (test servers only)."""
         return cls(_native.Client.publish(url, **options))
 
     @classmethod
     def play(cls, url: str, **options: Any) -> "Client":
         """Connects to ``url`` and plays. Options: connect_timeout, flash_ver, reconnect,
-        reconnect_attempts, start, duration."""
+        reconnect_attempts, start, duration, and the rtmps options of ``publish``."""
         return cls(_native.Client.play(url, **options))
 
     def wait_started(self, timeout: float = 10.0) -> None:

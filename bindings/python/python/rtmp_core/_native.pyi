@@ -107,6 +107,7 @@ class NativeServer:
         gop_cache_bytes: Optional[int] = None,
         tap_all: bool = False,
         tap_backlog: Optional[int] = None,
+        tls: List[Tuple[str, bytes, bytes]] = ...,
     ) -> "NativeServer": ...
     @property
     def local_addrs(self) -> List[str]: ...
@@ -155,6 +156,9 @@ class Client:
         reconnect_attempts: int = 0,
         drop_disposable_after: Optional[float] = None,
         drop_inter_after: Optional[float] = None,
+        ca_pem: Optional[bytes] = None,
+        insecure_skip_verify: bool = False,
+        server_name: Optional[str] = None,
     ) -> "Client": ...
     @staticmethod
     def play(
@@ -166,6 +170,9 @@ class Client:
         reconnect_attempts: int = 0,
         start: float = ...,
         duration: float = ...,
+        ca_pem: Optional[bytes] = None,
+        insecure_skip_verify: bool = False,
+        server_name: Optional[str] = None,
     ) -> "Client": ...
     def wait_started(self, timeout: float = 10.0) -> None: ...
     def send(self, frame: Frame) -> None: ...

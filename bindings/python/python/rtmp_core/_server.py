@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import _native
 from ._stream import EventStream
@@ -42,6 +42,9 @@ class Server:
     callback is logged (a decision then refuses) and the server keeps serving.
     Registering ``on_frame`` taps every stream.
 
+    ``rtmps`` adds TLS listeners: ``[("0.0.0.0:443", cert_pem, key_pem)]`` (PEM bytes;
+    the certificate chain and its private key). ``listen`` may be ``[]`` for TLS only.
+
     The server starts on ``start()``, ``with``, ``serve_forever()`` or ``events()``;
     register callbacks before that. Other keyword arguments are the server's settings:
     ``workers``, ``chunk_size``, ``handshake_timeout``, ``idle_timeout``,
@@ -62,6 +65,7 @@ class Server:
         self,
         listen: Union[str, Sequence[str]] = "0.0.0.0:1935",
         *,
+        rtmps: Sequence[Tuple[str, bytes, bytes]] = (),
         manual_decisions: Optional[bool] = None,
         tap_all: Optional[bool] = None,
         on_connect: Optional[Callback] = None,
@@ -75,6 +79,7 @@ class Server:
         **settings: Any,
     ) -> None:
         self._listen = [listen] if isinstance(listen, str) else list(listen)
+        self._rtmps = [(addr, bytes(cert), bytes(key)) for addr, cert, key in rtmps]
         self._manual = manual_decisions
         self._tap_all = tap_all
         self._settings = settings
@@ -151,7 +156,11 @@ class Server:
             if tap_all is None:
                 tap_all = "frame" in self._callbacks
             self._native = _native.NativeServer(
-                self._listen, manual_decisions=manual, tap_all=tap_all, **self._settings
+                self._listen,
+                manual_decisions=manual,
+                tap_all=tap_all,
+                tls=self._rtmps,
+                **self._settings,
             )
             _live.add(self)
             if self._callbacks:
