@@ -15,6 +15,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parking_lot::Mutex;
 
+use crate::media::flv;
 use crate::protocol::amf0::Amf0Value;
 use crate::session::MediaKind;
 
@@ -47,35 +48,16 @@ impl Frame {
     }
 }
 
-/// Reads the keyframe and sequence-header flags from an FLV tag body's first bytes.
+/// Reads the keyframe and sequence-header flags from an FLV tag body's first bytes:
+/// legacy or Enhanced RTMP, through ModEx blocks and multitrack headers. A keyframe carries
+/// a picture (an end of sequence with frame type 1 is not one).
 fn classify(kind: MediaKind, body: &[u8]) -> (bool, bool) {
-    let Some(&first) = body.first() else {
-        return (false, false);
-    };
     match kind {
-        MediaKind::Video => {
-            let frame_type = (first >> 4) & 0x07;
-            let keyframe = frame_type == 1;
-            let sequence_header = if first & 0x80 != 0 {
-                // Enhanced RTMP: packet type in the low nibble; 0 = SequenceStart.
-                first & 0x0F == 0
-            } else {
-                // Legacy: AVC (7) and HEVC (12) carry a packet type byte; 0 = header.
-                matches!(first & 0x0F, 7 | 12) && body.get(1) == Some(&0)
-            };
-            (keyframe && !sequence_header, sequence_header)
-        }
-        MediaKind::Audio => {
-            let format = first >> 4;
-            let sequence_header = match format {
-                // AAC: packet type byte 0 = AudioSpecificConfig.
-                10 => body.get(1) == Some(&0),
-                // Enhanced RTMP ExAudioTagHeader: packet type in the low nibble.
-                9 => first & 0x0F == 0,
-                _ => false,
-            };
-            (false, sequence_header)
-        }
+        MediaKind::Video => (
+            flv::video_is_keyframe(body),
+            flv::video_is_sequence_header(body),
+        ),
+        MediaKind::Audio => (false, flv::audio_is_sequence_header(body)),
     }
 }
 

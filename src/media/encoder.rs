@@ -18,7 +18,10 @@ use bytes::Bytes;
 use super::aac::AacPackager;
 use super::av1::Av1Packager;
 use super::avc::AvcPackager;
-use super::enhanced::{MediaError, PackagedAudio, PackagedVideo, Result, VideoTagFormat};
+use super::enhanced::{
+    AvMultitrackType, ExAudioTag, ExVideoTag, MediaError, PackagedAudio, PackagedVideo, Result,
+    Track, VideoTagFormat,
+};
 use super::hevc::HevcPackager;
 use super::opus::{OpusHead, OpusPackager};
 use super::vpx::VpxPackager;
@@ -74,6 +77,8 @@ enum VideoInner {
 /// Packages one video track's encoder output.
 pub struct VideoPackager {
     inner: VideoInner,
+    /// E-RTMP v2 track id; bodies of tracks other than 0 are OneTrack multitrack bodies.
+    track: u8,
 }
 
 impl std::fmt::Debug for VideoPackager {
@@ -91,7 +96,22 @@ impl VideoPackager {
             VideoCodec::Vp9 => VideoInner::Vpx(VpxPackager::vp9()),
             VideoCodec::Vp8 => VideoInner::Vpx(VpxPackager::vp8()),
         };
-        VideoPackager { inner }
+        VideoPackager { inner, track: 0 }
+    }
+
+    /// A packager for track `track_id` of an E-RTMP v2 multitrack stream (several video
+    /// renditions or angles in one RTMP stream). Track 0 is the default track and is sent
+    /// as an ordinary body; other tracks' bodies are OneTrack multitrack bodies, Enhanced
+    /// RTMP whatever the codec (H.264 as `avc1`).
+    pub fn with_track(codec: VideoCodec, track_id: u8) -> Self {
+        let mut packager = Self::new(codec);
+        if track_id != 0 {
+            if let VideoInner::Avc(avc) = &mut packager.inner {
+                *avc = AvcPackager::with_format(VideoTagFormat::Enhanced);
+            }
+        }
+        packager.track = track_id;
+        packager
     }
 
     /// Packages one access unit / temporal unit / frame with its presentation and decode
@@ -107,6 +127,21 @@ impl VideoPackager {
             VideoInner::Vpx(p) => p.package(data)?,
         };
         let timestamp = timestamp_ms(dts)?;
+        let packaged = if self.track == 0 {
+            packaged
+        } else {
+            PackagedVideo {
+                sequence_header: packaged
+                    .sequence_header
+                    .map(|b| video_on_track(&b, self.track))
+                    .transpose()?,
+                frame: packaged
+                    .frame
+                    .map(|b| video_on_track(&b, self.track))
+                    .transpose()?,
+                ..packaged
+            }
+        };
         let PackagedVideo {
             sequence_header,
             frame,
@@ -144,6 +179,8 @@ enum AudioInner {
 /// Packages one audio track's encoder output.
 pub struct AudioPackager {
     inner: AudioInner,
+    /// E-RTMP v2 track id; bodies of tracks other than 0 are OneTrack multitrack bodies.
+    track: u8,
 }
 
 impl std::fmt::Debug for AudioPackager {
@@ -170,19 +207,43 @@ impl AudioPackager {
                 )?))
             }
         };
-        Ok(AudioPackager { inner })
+        Ok(AudioPackager { inner, track: 0 })
+    }
+
+    /// A packager for track `track_id` of an E-RTMP v2 multitrack stream (several
+    /// languages or mixes in one RTMP stream). Track 0 is sent as an ordinary body; other
+    /// tracks' bodies are OneTrack multitrack bodies, Enhanced RTMP whatever the codec
+    /// (AAC as `mp4a`).
+    pub fn with_track(codec: AudioCodec, track_id: u8) -> Result<Self> {
+        let mut packager = Self::new(codec)?;
+        if track_id != 0 {
+            if let AudioInner::Aac(aac) = &mut packager.inner {
+                *aac = AacPackager::enhanced();
+            }
+        }
+        packager.track = track_id;
+        Ok(packager)
     }
 
     /// Packages encoder output that starts at `pts` milliseconds: for AAC any number of
     /// ADTS frames (each 1024 samples after the one before), for Opus one packet.
     pub fn package(&mut self, data: &[u8], pts: i64) -> Result<Vec<Frame>> {
         let start = timestamp_ms(pts)?;
+        let track = self.track;
         let mut out = Vec::new();
-        let mut push = |packaged: PackagedAudio, timestamp: u32| {
+        let mut push = |packaged: PackagedAudio, timestamp: u32| -> Result<()> {
+            let on_track = |body: Bytes| {
+                if track == 0 {
+                    Ok(body)
+                } else {
+                    audio_on_track(&body, track)
+                }
+            };
             if let Some(body) = packaged.sequence_header {
-                out.push(audio_frame(timestamp, true, body));
+                out.push(audio_frame(timestamp, true, on_track(body)?));
             }
-            out.push(audio_frame(timestamp, false, packaged.frame));
+            out.push(audio_frame(timestamp, false, on_track(packaged.frame)?));
+            Ok(())
         };
         match &mut self.inner {
             AudioInner::Aac(p) => {
@@ -190,10 +251,10 @@ impl AudioPackager {
                 let rate = p.config().map_or(48_000, |c| c.sample_rate.max(1));
                 for (i, one) in packaged.into_iter().enumerate() {
                     let offset = (i as u64 * 1024 * 1000 / rate as u64) as u32;
-                    push(one, start.wrapping_add(offset));
+                    push(one, start.wrapping_add(offset))?;
                 }
             }
-            AudioInner::Opus(p) => push(p.package(data), start),
+            AudioInner::Opus(p) => push(p.package(data), start)?,
         }
         Ok(out)
     }
@@ -207,6 +268,49 @@ fn audio_frame(timestamp: u32, sequence_header: bool, payload: Bytes) -> Frame {
         sequence_header,
         payload,
     }
+}
+
+/// Rewrites a single-track Enhanced RTMP video body as a OneTrack multitrack body.
+fn video_on_track(body: &Bytes, track_id: u8) -> Result<Bytes> {
+    let ExVideoTag::Single { header, payload } = ExVideoTag::parse(body)? else {
+        return Err(MediaError::Invalid(
+            "packager output is not a single-track body",
+        ));
+    };
+    ExVideoTag::Multitrack {
+        frame_type: header.frame_type,
+        packet_type: header.packet_type,
+        timestamp_offset_nanos: header.timestamp_offset_nanos,
+        multitrack_type: AvMultitrackType::OneTrack,
+        tracks: vec![Track {
+            track_id,
+            fourcc: header.fourcc,
+            composition_time: header.composition_time,
+            data: payload,
+        }],
+    }
+    .to_bytes()
+}
+
+/// Rewrites a single-track Enhanced RTMP audio body as a OneTrack multitrack body.
+fn audio_on_track(body: &Bytes, track_id: u8) -> Result<Bytes> {
+    let ExAudioTag::Single { header, payload } = ExAudioTag::parse(body)? else {
+        return Err(MediaError::Invalid(
+            "packager output is not a single-track body",
+        ));
+    };
+    ExAudioTag::Multitrack {
+        packet_type: header.packet_type,
+        timestamp_offset_nanos: header.timestamp_offset_nanos,
+        multitrack_type: AvMultitrackType::OneTrack,
+        tracks: vec![Track {
+            track_id,
+            fourcc: header.fourcc,
+            composition_time: 0,
+            data: payload,
+        }],
+    }
+    .to_bytes()
 }
 
 fn timestamp_ms(ms: i64) -> Result<u32> {
@@ -324,6 +428,44 @@ mod tests {
         );
         assert_eq!(codec_name(MediaKind::Video, &frames[1].payload), "h264");
         assert!(p.package(&annexb(&[&idr]), -1, -1).is_err());
+    }
+
+    #[test]
+    fn other_tracks_are_one_track_multitrack_bodies_the_relay_classifies() {
+        let sps = [0x67, 0x42, 0xC0, 0x1E, 0xD9, 0x01, 0x40, 0x7B, 0x20];
+        let pps = [0x68, 0xCE, 0x3C, 0x80];
+        let idr = [0x65, 0x88, 0x84, 0x00, 0x33];
+        let mut p = VideoPackager::with_track(VideoCodec::H264, 2);
+        let frames = p.package(&annexb(&[&sps, &pps, &idr]), 0, 0).unwrap();
+        for f in &frames {
+            // Enhanced, packet type Multitrack; OneTrack (0) with the tracks' packet type.
+            assert_eq!(f.payload[0] & 0x8F, 0x86);
+            assert_eq!(codec_name(f.kind, &f.payload), "h264");
+            let again = Frame::from_tag(f.kind, f.timestamp, f.payload.clone());
+            assert_eq!(
+                (again.keyframe, again.sequence_header),
+                (f.keyframe, f.sequence_header)
+            );
+            let ExVideoTag::Multitrack { tracks, .. } = ExVideoTag::parse(&f.payload).unwrap()
+            else {
+                panic!("not multitrack");
+            };
+            assert_eq!((tracks.len(), tracks[0].track_id), (1, 2));
+        }
+        assert!(frames[0].sequence_header && frames[1].keyframe);
+
+        let adts = [0xFF, 0xF1, 0x4C, 0x80, 0x01, 0x5F, 0xFC, 1, 2, 3];
+        let mut a = AudioPackager::with_track(AudioCodec::Aac, 1).unwrap();
+        let frames = a.package(&adts, 0).unwrap();
+        assert!(frames[0].sequence_header && !frames[1].sequence_header);
+        let ExAudioTag::Multitrack { tracks, .. } = ExAudioTag::parse(&frames[1].payload).unwrap()
+        else {
+            panic!("not multitrack");
+        };
+        assert_eq!(
+            (tracks[0].track_id, &tracks[0].data[..]),
+            (1, &[1u8, 2, 3][..])
+        );
     }
 
     #[test]

@@ -328,8 +328,9 @@ impl Client {
 
     /// Packages and queues one encoded video access unit (Annex-B for h264/hevc, a
     /// temporal unit for av1, a frame for vp9/vp8) at `pts` (and `dts`) milliseconds.
-    /// Returns the number of frames queued.
-    #[pyo3(signature = (data, pts, dts = None, codec = "h264"))]
+    /// Returns the number of frames queued. `track` > 0 sends an E-RTMP v2 multitrack
+    /// track (several renditions in one stream).
+    #[pyo3(signature = (data, pts, dts = None, codec = "h264", track = 0))]
     fn write_video(
         &self,
         py: Python<'_>,
@@ -337,14 +338,16 @@ impl Client {
         pts: i64,
         dts: Option<i64>,
         codec: &str,
+        track: u8,
     ) -> PyResult<usize> {
-        let frames = self.tracks.lock().video(codec, data, pts, dts)?;
+        let frames = self.tracks.lock().video(codec, track, data, pts, dts)?;
         self.send_all(py, frames)
     }
 
     /// Packages and queues encoded audio at `pts` milliseconds: ADTS frames for "aac",
     /// one packet for "opus".
-    #[pyo3(signature = (data, pts, codec = "aac", channels = 2, sample_rate = 48000))]
+    #[pyo3(signature = (data, pts, codec = "aac", channels = 2, sample_rate = 48000, track = 0))]
+    #[allow(clippy::too_many_arguments)]
     fn write_audio(
         &self,
         py: Python<'_>,
@@ -353,11 +356,12 @@ impl Client {
         codec: &str,
         channels: u8,
         sample_rate: u32,
+        track: u8,
     ) -> PyResult<usize> {
         let frames = self
             .tracks
             .lock()
-            .audio(codec, data, pts, channels, sample_rate)?;
+            .audio(codec, track, data, pts, channels, sample_rate)?;
         self.send_all(py, frames)
     }
 

@@ -1,5 +1,6 @@
 //! Encoder output to frames for the Python `write_video`/`write_audio` methods that
-//! `Client` and `LocalPublisher` share: one packager per track, made on first use.
+//! `Client` and `LocalPublisher` share: one packager per (codec, track), made on first
+//! use.
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -11,15 +12,33 @@ use crate::errors::IntoPyResult;
 
 #[derive(Default)]
 pub struct Tracks {
-    video: Option<(VideoCodec, VideoPackager)>,
-    audio: Option<(AudioCodec, AudioPackager)>,
+    video: Vec<((VideoCodec, u8), VideoPackager)>,
+    audio: Vec<((AudioCodec, u8), AudioPackager)>,
+}
+
+/// The packager stored under `key`, made by `make` the first time.
+fn slot<K: PartialEq, P>(
+    all: &mut Vec<(K, P)>,
+    key: K,
+    make: impl FnOnce() -> PyResult<P>,
+) -> PyResult<&mut P> {
+    let at = match all.iter().position(|(k, _)| *k == key) {
+        Some(at) => at,
+        None => {
+            all.push((key, make()?));
+            all.len() - 1
+        }
+    };
+    Ok(&mut all[at].1)
 }
 
 impl Tracks {
-    /// Packages one video access unit; `dts` defaults to `pts`.
+    /// Packages one video access unit; `dts` defaults to `pts`. Track 0 is the default
+    /// track; others go out as E-RTMP v2 multitrack bodies.
     pub fn video(
         &mut self,
         codec: &str,
+        track: u8,
         data: &[u8],
         pts: i64,
         dts: Option<i64>,
@@ -29,10 +48,9 @@ impl Tracks {
                 "unknown video codec {codec:?} (h264, hevc, av1, vp9, vp8)"
             ))
         })?;
-        let packager = match &mut self.video {
-            Some((current, packager)) if *current == codec => packager,
-            slot => &mut slot.insert((codec, VideoPackager::new(codec))).1,
-        };
+        let packager = slot(&mut self.video, (codec, track), || {
+            Ok(VideoPackager::with_track(codec, track))
+        })?;
         packager.package(data, pts, dts.unwrap_or(pts)).py_err()
     }
 
@@ -40,6 +58,7 @@ impl Tracks {
     pub fn audio(
         &mut self,
         codec: &str,
+        track: u8,
         data: &[u8],
         pts: i64,
         channels: u8,
@@ -57,10 +76,9 @@ impl Tracks {
                 )))
             }
         };
-        let packager = match &mut self.audio {
-            Some((current, packager)) if *current == codec => packager,
-            slot => &mut slot.insert((codec, AudioPackager::new(codec).py_err()?)).1,
-        };
+        let packager = slot(&mut self.audio, (codec, track), || {
+            AudioPackager::with_track(codec, track).py_err()
+        })?;
         packager.package(data, pts).py_err()
     }
 }

@@ -318,7 +318,7 @@ impl LocalPublisher {
     /// temporal unit for av1, a frame for vp9/vp8) at `pts` (and `dts`) milliseconds.
     /// Returns the number of frames sent (a sequence header goes first when the
     /// configuration appears or changes).
-    #[pyo3(signature = (data, pts, dts = None, codec = "h264"))]
+    #[pyo3(signature = (data, pts, dts = None, codec = "h264", track = 0))]
     fn write_video(
         &self,
         py: Python<'_>,
@@ -326,14 +326,16 @@ impl LocalPublisher {
         pts: i64,
         dts: Option<i64>,
         codec: &str,
+        track: u8,
     ) -> PyResult<usize> {
-        let frames = self.tracks.lock().video(codec, data, pts, dts)?;
+        let frames = self.tracks.lock().video(codec, track, data, pts, dts)?;
         self.send_all(py, frames)
     }
 
     /// Packages and sends encoded audio at `pts` milliseconds: ADTS frames for "aac", one
     /// packet for "opus" (`channels`, `sample_rate` describe the Opus stream).
-    #[pyo3(signature = (data, pts, codec = "aac", channels = 2, sample_rate = 48000))]
+    #[pyo3(signature = (data, pts, codec = "aac", channels = 2, sample_rate = 48000, track = 0))]
+    #[allow(clippy::too_many_arguments)]
     fn write_audio(
         &self,
         py: Python<'_>,
@@ -342,11 +344,12 @@ impl LocalPublisher {
         codec: &str,
         channels: u8,
         sample_rate: u32,
+        track: u8,
     ) -> PyResult<usize> {
         let frames = self
             .tracks
             .lock()
-            .audio(codec, data, pts, channels, sample_rate)?;
+            .audio(codec, track, data, pts, channels, sample_rate)?;
         self.send_all(py, frames)
     }
 

@@ -29,6 +29,14 @@ def ffmpeg() -> str:
 
 
 @pytest.fixture(scope="session")
+def ffmpeg9() -> str:
+    """A modern static ffmpeg (imageio-ffmpeg) that reads Enhanced RTMP v2 multitrack."""
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@pytest.fixture(scope="session")
 def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("media")
 

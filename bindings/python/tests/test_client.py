@@ -112,6 +112,42 @@ def test_local_publisher_reaches_ffmpeg(ffmpeg, elementary, tmp_path):
     assert decode_errors(out) == ""
 
 
+def test_multitrack_audio_reaches_ffmpeg9_as_two_streams(ffmpeg, ffmpeg9, elementary, tmp_path):
+    video, audio = elementary
+    units = list(h264_access_units(video.read_bytes()))
+    english = list(adts_frames(audio.read_bytes()))
+    commentary = tmp_path / "commentary.aac"
+    subprocess.run([ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=880:sample_rate=48000",
+                    "-t", "4", "-c:a", "aac", "-f", "adts", str(commentary)], check=True)
+    second = list(adts_frames(commentary.read_bytes()))
+    playing = threading.Event()
+    with rtmp_core.Server("127.0.0.1:0", on_play=lambda event: playing.set()) as server:
+        out = tmp_path / "multitrack.mkv"
+        player = spawn([ffmpeg9, "-v", "error", "-i", f"rtmp://127.0.0.1:{server.port}/live/mt",
+                        "-map", "0", "-c", "copy", str(out)])
+        assert playing.wait(10)
+        with server.publisher("live", "mt") as publisher:
+            items = [(n * 40.0, 0, u) for n, u in enumerate(units)]
+            items += [(n * 1024000 / 48000, 1, f) for n, f in enumerate(english)]
+            items += [(n * 1024000 / 48000, 2, f) for n, f in enumerate(second)]
+            items.sort(key=lambda i: i[0])
+            start = time.monotonic()
+            for at, what, data in items:
+                delay = start + at / 1000 * 0.25 - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                if what == 0:
+                    publisher.write_video(data, pts=int(at))
+                else:
+                    publisher.write_audio(data, pts=int(at), track=what - 1)
+        _, err = player.communicate(timeout=30)
+        assert player.returncode == 0, err
+    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "packet=stream_index", "-of", "csv=p=0",
+                            str(out)], capture_output=True, text=True, check=True).stdout.split()
+    assert [probe.count(str(i)) for i in range(3)] == [len(units), len(english), len(second)]
+    assert decode_errors(out) == ""
+
+
 def test_frames_and_errors():
     header = rtmp_core.Frame("video", 0, b"\x17\x00\x00\x00\x00\x01\x42")
     assert header.sequence_header and not header.keyframe and header.codec == "h264"

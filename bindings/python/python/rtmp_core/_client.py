@@ -64,16 +64,26 @@ class Client:
         """Queues a Frame (an FLV tag body)."""
         self._native.send(frame)
 
-    def write_video(self, data: bytes, pts: int, dts: Optional[int] = None, codec: str = "h264") -> int:
+    def write_video(
+        self, data: bytes, pts: int, dts: Optional[int] = None, codec: str = "h264", track: int = 0
+    ) -> int:
         """Queues one encoded access unit ("h264"/"hevc" Annex-B, "av1" temporal unit,
-        "vp9"/"vp8" frame) at pts/dts milliseconds; returns the frames queued."""
-        return self._native.write_video(data, pts, dts, codec)
+        "vp9"/"vp8" frame) at pts/dts milliseconds; returns the frames queued. ``track``
+        > 0 sends an E-RTMP v2 multitrack track (another rendition in the same stream)."""
+        return self._native.write_video(data, pts, dts, codec, track)
 
     def write_audio(
-        self, data: bytes, pts: int, codec: str = "aac", channels: int = 2, sample_rate: int = 48000
+        self,
+        data: bytes,
+        pts: int,
+        codec: str = "aac",
+        channels: int = 2,
+        sample_rate: int = 48000,
+        track: int = 0,
     ) -> int:
-        """Queues encoded audio ("aac" ADTS frames, "opus" one packet) at pts ms."""
-        return self._native.write_audio(data, pts, codec, channels, sample_rate)
+        """Queues encoded audio ("aac" ADTS frames, "opus" one packet) at pts ms;
+        ``track`` as for write_video."""
+        return self._native.write_audio(data, pts, codec, channels, sample_rate, track)
 
     def set_metadata(self, metadata: Dict[str, Any]) -> None:
         """Queues onMetaData (numbers, strings, booleans)."""
