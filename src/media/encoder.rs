@@ -15,7 +15,7 @@
 
 use bytes::Bytes;
 
-use super::aac::AacPackager;
+use super::aac::{AacPackager, AudioSpecificConfig};
 use super::av1::Av1Packager;
 use super::avc::AvcPackager;
 use super::enhanced::{
@@ -63,6 +63,9 @@ impl VideoCodec {
 pub enum AudioCodec {
     /// AAC in ADTS frames (one or more per call); legacy FLV AAC.
     Aac,
+    /// Raw AAC frames, one per call; the AudioSpecificConfig comes from
+    /// [`AudioPackager::set_config`].
+    AacRaw,
     /// Opus packets; Enhanced RTMP `Opus`.
     Opus { channels: u8, sample_rate: u32 },
 }
@@ -88,6 +91,7 @@ impl std::fmt::Debug for VideoPackager {
 }
 
 impl VideoPackager {
+    /// A packager for `codec`: H.264 with legacy FLV tags, the others Enhanced RTMP.
     pub fn new(codec: VideoCodec) -> Self {
         let inner = match codec {
             VideoCodec::H264 => VideoInner::Avc(AvcPackager::with_format(VideoTagFormat::Legacy)),
@@ -97,6 +101,37 @@ impl VideoPackager {
             VideoCodec::Vp8 => VideoInner::Vpx(VpxPackager::vp8()),
         };
         VideoPackager { inner, track: 0 }
+    }
+
+    /// A packager writing `format` tag headers. Legacy exists for H.264 and HEVC (codec
+    /// id 12, the non-Adobe convention) only: [`MediaError::Unsupported`] otherwise.
+    pub fn with_format(codec: VideoCodec, format: VideoTagFormat) -> Result<Self> {
+        let mut packager = Self::new(codec);
+        match &mut packager.inner {
+            VideoInner::Avc(p) => *p = AvcPackager::with_format(format),
+            VideoInner::Hevc(p) => *p = HevcPackager::with_format(format),
+            _ if format == VideoTagFormat::Legacy => {
+                return Err(MediaError::Unsupported(
+                    "legacy FLV tags for AV1, VP8 or VP9 (Enhanced RTMP only)",
+                ))
+            }
+            _ => {}
+        }
+        Ok(packager)
+    }
+
+    /// Configuration an encoder delivers out of band (its extradata): H.264 or HEVC
+    /// parameter sets, in Annex-B or as a decoder configuration record. The next
+    /// package call sends the sequence header. AV1, VP8 and VP9 carry theirs in band
+    /// ([`MediaError::Unsupported`]).
+    pub fn set_config(&mut self, extradata: &[u8]) -> Result<()> {
+        match &mut self.inner {
+            VideoInner::Avc(p) => p.set_parameter_sets(extradata),
+            VideoInner::Hevc(p) => p.set_parameter_sets(extradata),
+            _ => Err(MediaError::Unsupported(
+                "out-of-band configuration for AV1, VP8 or VP9 (it is in band)",
+            )),
+        }
     }
 
     /// A packager for track `track_id` of an E-RTMP v2 multitrack stream (several video
@@ -118,15 +153,16 @@ impl VideoPackager {
     /// times in milliseconds (`dts` = `pts` for codecs without reordering). Returns the
     /// frames to send in order: a sequence header first when the configuration appeared
     /// or changed, then the frame (none when the input held only configuration). Frame
-    /// timestamps are the decode time.
+    /// timestamps are the decode time for H.264 and HEVC (which carry pts - dts in the
+    /// body) and the presentation time for AV1, VP8 and VP9 (which have no such field).
     pub fn package(&mut self, data: &[u8], pts: i64, dts: i64) -> Result<Vec<Frame>> {
-        let packaged = match &mut self.inner {
-            VideoInner::Avc(p) => p.package(data, pts, dts)?,
-            VideoInner::Hevc(p) => p.package(data, pts, dts)?,
-            VideoInner::Av1(p) => p.package(data)?,
-            VideoInner::Vpx(p) => p.package(data)?,
+        let (packaged, timestamp) = match &mut self.inner {
+            VideoInner::Avc(p) => (p.package(data, pts, dts)?, dts),
+            VideoInner::Hevc(p) => (p.package(data, pts, dts)?, dts),
+            VideoInner::Av1(p) => (p.package(data)?, pts),
+            VideoInner::Vpx(p) => (p.package(data)?, pts),
         };
-        let timestamp = timestamp_ms(dts)?;
+        let timestamp = timestamp_ms(timestamp)?;
         let packaged = if self.track == 0 {
             packaged
         } else {
@@ -179,6 +215,8 @@ enum AudioInner {
 /// Packages one audio track's encoder output.
 pub struct AudioPackager {
     inner: AudioInner,
+    /// AAC arrives raw (one frame per call) rather than in ADTS.
+    raw: bool,
     /// E-RTMP v2 track id; bodies of tracks other than 0 are OneTrack multitrack bodies.
     track: u8,
 }
@@ -194,7 +232,7 @@ impl AudioPackager {
     /// OpusHead: use [`OpusPackager`] directly.
     pub fn new(codec: AudioCodec) -> Result<Self> {
         let inner = match codec {
-            AudioCodec::Aac => AudioInner::Aac(AacPackager::new()),
+            AudioCodec::Aac | AudioCodec::AacRaw => AudioInner::Aac(AacPackager::new()),
             AudioCodec::Opus {
                 channels,
                 sample_rate,
@@ -207,7 +245,42 @@ impl AudioPackager {
                 )?))
             }
         };
-        Ok(AudioPackager { inner, track: 0 })
+        Ok(AudioPackager {
+            inner,
+            raw: codec == AudioCodec::AacRaw,
+            track: 0,
+        })
+    }
+
+    /// A packager writing `format` tag headers: for AAC legacy (sound format 10, the
+    /// default) or Enhanced RTMP `mp4a`; Opus is Enhanced RTMP only
+    /// ([`MediaError::Unsupported`] for legacy).
+    pub fn with_format(codec: AudioCodec, format: VideoTagFormat) -> Result<Self> {
+        let mut packager = Self::new(codec)?;
+        match &mut packager.inner {
+            AudioInner::Aac(p) if format == VideoTagFormat::Enhanced => {
+                let config = p.config().cloned();
+                *p = AacPackager::enhanced();
+                if let Some(config) = config {
+                    p.set_config(config);
+                }
+            }
+            AudioInner::Opus(_) if format == VideoTagFormat::Legacy => {
+                return Err(MediaError::Unsupported("legacy FLV tags for Opus"))
+            }
+            _ => {}
+        }
+        Ok(packager)
+    }
+
+    /// Configuration delivered out of band: an AAC AudioSpecificConfig (required for
+    /// [`AudioCodec::AacRaw`]) or an OpusHead (for layouts beyond stereo).
+    pub fn set_config(&mut self, data: &[u8]) -> Result<()> {
+        match &mut self.inner {
+            AudioInner::Aac(p) => p.set_config(AudioSpecificConfig::parse(data)?),
+            AudioInner::Opus(p) => p.set_head(OpusHead::parse(data)?),
+        }
+        Ok(())
     }
 
     /// A packager for track `track_id` of an E-RTMP v2 multitrack stream (several
@@ -215,22 +288,23 @@ impl AudioPackager {
     /// tracks' bodies are OneTrack multitrack bodies, Enhanced RTMP whatever the codec
     /// (AAC as `mp4a`).
     pub fn with_track(codec: AudioCodec, track_id: u8) -> Result<Self> {
-        let mut packager = Self::new(codec)?;
-        if track_id != 0 {
-            if let AudioInner::Aac(aac) = &mut packager.inner {
-                *aac = AacPackager::enhanced();
-            }
-        }
+        let format = match codec {
+            AudioCodec::Aac | AudioCodec::AacRaw if track_id == 0 => VideoTagFormat::Legacy,
+            _ => VideoTagFormat::Enhanced,
+        };
+        let mut packager = Self::with_format(codec, format)?;
         packager.track = track_id;
         Ok(packager)
     }
 
     /// Packages encoder output that starts at `pts` milliseconds: for AAC any number of
-    /// ADTS frames (each 1024 samples after the one before), for Opus one packet.
+    /// ADTS frames (each 1024 samples after the one before, rounded to the nearest
+    /// millisecond as ffmpeg's FLV muxer does), for raw AAC and Opus one frame.
     pub fn package(&mut self, data: &[u8], pts: i64) -> Result<Vec<Frame>> {
         let start = timestamp_ms(pts)?;
         let track = self.track;
         let mut out = Vec::new();
+        let raw = self.raw;
         let mut push = |packaged: PackagedAudio, timestamp: u32| -> Result<()> {
             let on_track = |body: Bytes| {
                 if track == 0 {
@@ -246,12 +320,13 @@ impl AudioPackager {
             Ok(())
         };
         match &mut self.inner {
+            AudioInner::Aac(p) if raw => push(p.push_raw(data)?, start)?,
             AudioInner::Aac(p) => {
                 let packaged = p.push_adts(data)?;
-                let rate = p.config().map_or(48_000, |c| c.sample_rate.max(1));
+                let rate = u64::from(p.config().map_or(48_000, |c| c.sample_rate.max(1)));
                 for (i, one) in packaged.into_iter().enumerate() {
-                    let offset = (i as u64 * 1024 * 1000 / rate as u64) as u32;
-                    push(one, start.wrapping_add(offset))?;
+                    let offset = (i as u64 * 1024 * 1000 + rate / 2) / rate;
+                    push(one, timestamp_ms(i64::from(start) + offset as i64)?)?;
                 }
             }
             AudioInner::Opus(p) => push(p.package(data), start)?,
@@ -396,6 +471,30 @@ mod tests {
         assert!(frames
             .iter()
             .all(|f| codec_name(f.kind, &f.payload) == "aac"));
+    }
+
+    #[test]
+    fn raw_aac_takes_its_config_out_of_band_and_formats_are_checked() {
+        let mut p = AudioPackager::new(AudioCodec::AacRaw).unwrap();
+        assert!(p.package(&[1, 2, 3], 0).is_err());
+        p.set_config(&[0x11, 0x90]).unwrap(); // AAC-LC, 48 kHz, stereo
+        let frames = p.package(&[1, 2, 3], 5).unwrap();
+        assert_eq!(frames.len(), 2);
+        assert_eq!(&frames[1].payload[..], &[0xAF, 1, 1, 2, 3]);
+        let enhanced = AudioPackager::with_format(AudioCodec::Aac, VideoTagFormat::Enhanced)
+            .unwrap()
+            .package(&[0xFF, 0xF1, 0x4C, 0x80, 0x01, 0x5F, 0xFC, 1, 2, 3], 0)
+            .unwrap();
+        assert_eq!(&enhanced[1].payload[..5], b"\x91mp4a");
+        assert!(VideoPackager::with_format(VideoCodec::Av1, VideoTagFormat::Legacy).is_err());
+        assert!(VideoPackager::new(VideoCodec::Vp9)
+            .set_config(b"x")
+            .is_err());
+        let opus = AudioCodec::Opus {
+            channels: 2,
+            sample_rate: 48_000,
+        };
+        assert!(AudioPackager::with_format(opus, VideoTagFormat::Legacy).is_err());
     }
 
     #[test]
