@@ -38,6 +38,8 @@ enum rtmp_result
   RTMP_RESULT_INVALID_STATE = -8,
   // The caller's buffer is too small.
   RTMP_RESULT_BUFFER_TOO_SMALL = -9,
+  // A client's send queue is over its byte bound: the network does not keep up.
+  RTMP_RESULT_QUEUE_FULL = -10,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -46,6 +48,87 @@ typedef enum rtmp_result rtmp_result;
 typedef int32_t rtmp_result;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
+
+// How a publisher asks the server to treat the stream.
+typedef enum {
+  RTMP_PUBLISH_TYPE_LIVE = 0,
+  RTMP_PUBLISH_TYPE_RECORD = 1,
+  RTMP_PUBLISH_TYPE_APPEND = 2,
+} rtmp_publish_type;
+
+// The RTMP handshake a client starts.
+typedef enum {
+  // Signed C1 (what Flash Player and OBS send); falls back when the server does not sign.
+  RTMP_HANDSHAKE_DIGEST = 0,
+  // Plain handshake.
+  RTMP_HANDSHAKE_SIMPLE = 1,
+} rtmp_handshake;
+
+// Audio or video.
+typedef enum {
+  RTMP_MEDIA_KIND_NONE = 0,
+  RTMP_MEDIA_KIND_AUDIO = 8,
+  RTMP_MEDIA_KIND_VIDEO = 9,
+} rtmp_media_kind;
+
+// What a client notice is about.
+typedef enum {
+  // Connected to the application.
+  RTMP_CLIENT_NOTICE_TYPE_CONNECTED = 1,
+  // The server accepted the publish: frames flow.
+  RTMP_CLIENT_NOTICE_TYPE_PUBLISH_STARTED = 2,
+  // The server accepted the play: frames arrive.
+  RTMP_CLIENT_NOTICE_TYPE_PLAY_STARTED = 3,
+  // An onStatus from the server (`code`, `level`, `text`).
+  RTMP_CLIENT_NOTICE_TYPE_STATUS = 4,
+  // A frame while playing (`media`, `timestamp`, flags, `data`/`len`, `frame`).
+  RTMP_CLIENT_NOTICE_TYPE_FRAME = 5,
+  // Metadata while playing (`metadata`).
+  RTMP_CLIENT_NOTICE_TYPE_METADATA = 6,
+  // The played stream's publisher stopped; the server may resume it.
+  RTMP_CLIENT_NOTICE_TYPE_STREAM_END = 7,
+  // The connection was lost; attempt `attempt` follows after `retry_after_ms` (`text`
+  // says why).
+  RTMP_CLIENT_NOTICE_TYPE_RECONNECTING = 8,
+  // The client stopped for good (`text` says why); no notice follows.
+  RTMP_CLIENT_NOTICE_TYPE_DISCONNECTED = 9,
+} rtmp_client_notice_type;
+
+// Severity of a log record, and the threshold of a log callback.
+typedef enum {
+  RTMP_LOG_LEVEL_OFF = 0,
+  RTMP_LOG_LEVEL_ERROR = 1,
+  RTMP_LOG_LEVEL_WARN = 2,
+  RTMP_LOG_LEVEL_INFO = 3,
+  RTMP_LOG_LEVEL_DEBUG = 4,
+  RTMP_LOG_LEVEL_TRACE = 5,
+} rtmp_log_level;
+
+// What a packager takes.
+typedef enum {
+  // H.264 access units in Annex-B (start codes); SPS/PPS in band or set with
+  // `rtmp_packager_set_config`.
+  RTMP_CODEC_H264 = 1,
+  // HEVC access units in Annex-B; VPS/SPS/PPS in band or set with
+  // `rtmp_packager_set_config`.
+  RTMP_CODEC_HEVC = 2,
+  // AV1 temporal units (low-overhead OBUs, sequence header in band). Enhanced only.
+  RTMP_CODEC_AV1 = 3,
+  // AAC in ADTS: one push may hold several frames, 1024 samples apart.
+  RTMP_CODEC_AAC_ADTS = 4,
+  // Raw AAC frames; the AudioSpecificConfig comes from `rtmp_packager_set_config`.
+  RTMP_CODEC_AAC_RAW = 5,
+  // Opus packets; made with `rtmp_packager_new_opus`. Enhanced only.
+  RTMP_CODEC_OPUS = 6,
+} rtmp_codec;
+
+// Which FLV tag headers a packager writes.
+typedef enum {
+  // Pre-2023 FLV (codec ids): what every server and player understands for H.264/AAC.
+  RTMP_TAG_FORMAT_LEGACY = 0,
+  // Enhanced RTMP (FourCC headers): needed for HEVC, AV1 and Opus on most peers.
+  RTMP_TAG_FORMAT_ENHANCED = 1,
+} rtmp_tag_format;
 
 // What an event is about.
 typedef enum {
@@ -67,20 +150,137 @@ typedef enum {
   RTMP_EVENT_TYPE_DISCONNECT = 8,
 } rtmp_event_type;
 
-// Audio or video.
-typedef enum {
-  RTMP_MEDIA_KIND_NONE = 0,
-  RTMP_MEDIA_KIND_AUDIO = 8,
-  RTMP_MEDIA_KIND_VIDEO = 9,
-} rtmp_media_kind;
+// A publishing or playing client, made by `rtmp_client_publish` / `rtmp_client_play`
+// and released by `rtmp_client_free`. Every function taking a client is thread-safe
+// unless its comment says otherwise: an encoder thread may write while another polls.
+typedef struct rtmp_client rtmp_client;
+
+// Client settings, made by `rtmp_client_options_new` and released by
+// `rtmp_client_options_free`. Starts with what an encoder usually wants (digest
+// handshake, 10 s connect timeout, live publishing, no reconnects). Not thread-safe:
+// configure from one thread.
+typedef struct rtmp_client_options rtmp_client_options;
+
+// One frame: an FLV audio or video tag body, its timestamp and flags. Opaque; read it
+// with `rtmp_frame_get_info`. A `const rtmp_frame *` in an event or a packet is borrowed
+// like the rest of it; `rtmp_frame_retain` makes an owned one, released with
+// `rtmp_frame_free`. Owned frames are immutable and may be used from any thread.
+typedef struct rtmp_frame rtmp_frame;
+
+// Stream metadata: ordered key/value pairs (numbers, strings, booleans, and whatever
+// else a peer sent). Owned ones come from `rtmp_metadata_new` /
+// `rtmp_metadata_from_flv_body` and go to `rtmp_metadata_free`; those in events and
+// notices are borrowed like the rest of them. Not thread-safe to change while another
+// thread reads it.
+typedef struct rtmp_metadata rtmp_metadata;
+
+// Turns encoder output into FLV tag bodies, keeping the codec configuration between
+// calls and emitting a sequence header whenever it appears or changes. Made by
+// `rtmp_packager_new` / `rtmp_packager_new_opus`, released by `rtmp_packager_free`. Not
+// thread-safe: one encoder thread uses it.
+typedef struct rtmp_packager rtmp_packager;
+
+// Publishes the application's frames into one stream of a server. Made by
+// `rtmp_server_publisher_new`, released (the publish ends) by `rtmp_publisher_free`.
+// Thread-safe: any thread may write, also from inside a server callback.
+typedef struct rtmp_publisher rtmp_publisher;
 
 // A running server, made by `rtmp_server_start` and released (shut down) by
-// `rtmp_server_free`.
+// `rtmp_server_free`. Every function taking a server is thread-safe unless its comment
+// says otherwise.
 typedef struct rtmp_server rtmp_server;
 
 // Server settings, made by `rtmp_server_config_new` and released by
 // `rtmp_server_config_free`. Not thread-safe: configure from one thread.
 typedef struct rtmp_server_config rtmp_server_config;
+
+// One client notice. Pointers are borrowed: valid until the callback returns, or until
+// the next `rtmp_client_poll` on the same client. Strings are never NULL ("" when not
+// applicable); `data`, `frame` and `metadata` are NULL unless the type says otherwise.
+typedef struct {
+  rtmp_client_notice_type notice_type;
+  // Status: the onStatus code, e.g. "NetStream.Play.Reset".
+  const char *code;
+  // Status: "status", "warning" or "error".
+  const char *level;
+  // Status description, or why the client reconnects or stopped.
+  const char *text;
+  // Reconnecting: the attempt number, from 1.
+  uint32_t attempt;
+  // Reconnecting: milliseconds until the attempt.
+  uint32_t retry_after_ms;
+  rtmp_media_kind media;
+  // Milliseconds.
+  uint32_t timestamp;
+  bool keyframe;
+  bool sequence_header;
+  // The frame's FLV tag body.
+  const uint8_t *data;
+  size_t len;
+  // The frame, for `rtmp_frame_retain`.
+  const rtmp_frame *frame;
+  const rtmp_metadata *metadata;
+} rtmp_client_notice;
+
+// Called with each client notice on a dispatcher thread the library owns; `notice` and
+// what it points to are borrowed until the callback returns.
+typedef void (*rtmp_client_callback)(void *userdata, const rtmp_client_notice *notice);
+
+// Counters of a client.
+typedef struct {
+  // Media duration waiting in the send queue, milliseconds.
+  uint64_t queued_ms;
+  size_t queued_bytes;
+  uint64_t bytes_sent;
+  uint64_t frames_sent;
+  // Frames the congestion policy dropped.
+  uint64_t frames_dropped;
+  // Bits per second sent over the client's life.
+  double bitrate_bps;
+  // Latest round trip measured with a ping in microseconds; 0 when none yet.
+  uint64_t rtt_us;
+  uint32_t reconnects;
+} rtmp_client_stats;
+
+// What a frame holds. `data` points into the frame and stays valid as long as the frame
+// it was read from.
+typedef struct {
+  rtmp_media_kind media;
+  // Milliseconds.
+  uint32_t timestamp;
+  // A video frame a decoder can start at.
+  bool keyframe;
+  // A codec configuration record (AVC/HEVC/AV1 sequence header, AAC config).
+  bool sequence_header;
+  // The FLV tag body.
+  const uint8_t *data;
+  size_t len;
+} rtmp_frame_info;
+
+// Receives one log record: `target` is the module ("rtmp_core::runtime::worker"),
+// `message` the text; both borrowed until it returns. It runs on whichever thread
+// logged (often an I/O worker, possibly several at once), so it must be quick,
+// thread-safe and must not block.
+typedef void (*rtmp_log_callback)(void *userdata,
+                                  rtmp_log_level level,
+                                  const char *target,
+                                  const char *message);
+
+// One FLV tag body a packager made. Borrowed from the packager until its next push or
+// its free; `rtmp_frame_retain(packet->frame, ...)` keeps it longer.
+typedef struct {
+  rtmp_media_kind media;
+  // The tag timestamp in milliseconds (the decode time for video).
+  uint32_t timestamp;
+  bool keyframe;
+  bool sequence_header;
+  // pts - dts in milliseconds, as written into the body (video; 0 otherwise).
+  int32_t composition_time;
+  const uint8_t *data;
+  size_t len;
+  // The same packet as a frame, e.g. for `rtmp_client_write_frame`.
+  const rtmp_frame *frame;
+} rtmp_packet;
 
 // One server event. Pointers are borrowed: valid until the callback returns, or until
 // the next `rtmp_server_poll` on the same server. Copy what you keep.
@@ -105,10 +305,49 @@ typedef struct {
   // The frame's FLV tag body (Frame events), else NULL.
   const uint8_t *data;
   size_t len;
+  // Frame events: the frame, borrowed like the event; `rtmp_frame_retain` keeps it
+  // beyond. NULL otherwise.
+  const rtmp_frame *frame;
+  // Metadata events: the metadata, borrowed like the event. NULL otherwise.
+  const rtmp_metadata *metadata;
 } rtmp_event;
 
-// Called with each event on the library's dispatcher thread.
+// Called with each event on the library's dispatcher thread. `event` and everything it
+// points to are borrowed until the callback returns.
 typedef void (*rtmp_event_callback)(void *userdata, const rtmp_event *event);
+
+// One stream's counters. `key` ("app/stream") is borrowed for the callback's duration.
+typedef struct {
+  const char *key;
+  // Someone (a client or a local publisher) publishes it now.
+  bool publishing;
+  uint64_t players;
+  uint64_t frames_in;
+  uint64_t bytes_in;
+  // Media bits per second over the stream's life so far.
+  double bitrate_bps;
+} rtmp_stream_stats;
+
+// Receives one stream's statistics; `stats` is borrowed until it returns.
+typedef void (*rtmp_stream_stats_callback)(void *userdata, const rtmp_stream_stats *stats);
+
+// One connection's counters.
+typedef struct {
+  // The connection, as in events.
+  uint64_t conn;
+  uint64_t bytes_in;
+  uint64_t bytes_out;
+  uint64_t frames_in;
+  uint64_t frames_out;
+  // Frames a slow player skipped (whole GOPs).
+  uint64_t frames_dropped;
+  // Bytes waiting to be written.
+  size_t queued_bytes;
+  uint64_t uptime_ms;
+} rtmp_connection_stats;
+
+// Receives one connection's statistics; `stats` is borrowed until it returns.
+typedef void (*rtmp_connection_stats_callback)(void *userdata, const rtmp_connection_stats *stats);
 
 #ifdef __cplusplus
 extern "C" {
@@ -123,6 +362,431 @@ const char *rtmp_version(void);
 // there is no error). `buf` may be NULL to ask for the length. Thread-safe: each thread
 // has its own last error.
 size_t rtmp_last_error(char *buf, size_t len);
+
+// New client options with the defaults; release them with `rtmp_client_options_free`.
+// NULL only if memory ran out.
+rtmp_client_options *rtmp_client_options_new(void);
+
+// Releases client options. NULL is ignored. Clients started with them keep a copy.
+//
+// # Safety
+// `options` must be NULL or from `rtmp_client_options_new`, not used afterwards.
+void rtmp_client_options_free(rtmp_client_options *options);
+
+// Sets the flashVer sent in connect (default "FMLE/3.0 (compatible; rtmp_core)").
+//
+// # Safety
+// `options` live; `flash_ver` a NUL-terminated string.
+rtmp_result rtmp_client_options_flash_ver(rtmp_client_options *options, const char *flash_ver);
+
+// Sets how long connecting (TCP, handshake, connect, publish/play) may take
+// (default 10000 ms; 0 is INVALID_ARGUMENT).
+//
+// # Safety
+// `options` live.
+rtmp_result rtmp_client_options_connect_timeout(rtmp_client_options *options, uint32_t timeout_ms);
+
+// Sets the publish type (default LIVE).
+//
+// # Safety
+// `options` live.
+rtmp_result rtmp_client_options_publish_type(rtmp_client_options *options,
+                                             rtmp_publish_type publish_type);
+
+// Sets the handshake (default DIGEST).
+//
+// # Safety
+// `options` live.
+rtmp_result rtmp_client_options_handshake(rtmp_client_options *options, rtmp_handshake handshake);
+
+// Turns automatic reconnection on (`enabled`) or off (the default). On: after a lost
+// connection the client waits `initial_backoff_ms`, doubling up to `max_backoff_ms`,
+// for at most `max_attempts` attempts (0: forever); sequence headers and metadata are
+// sent again. INVALID_ARGUMENT when on with `initial_backoff_ms` > `max_backoff_ms`.
+//
+// # Safety
+// `options` live.
+rtmp_result rtmp_client_options_reconnect(rtmp_client_options *options,
+                                          bool enabled,
+                                          uint32_t max_attempts,
+                                          uint32_t initial_backoff_ms,
+                                          uint32_t max_backoff_ms);
+
+// Sets the congestion thresholds: with more than `drop_disposable_after_ms` of media
+// queued, non-reference video frames are dropped; above `drop_inter_after_ms`, inter
+// frames until the next keyframe (audio, keyframes and headers never); above
+// `max_queued_bytes`, writes fail with RTMP_RESULT_QUEUE_FULL. Defaults 700, 900, 64 MiB.
+// INVALID_ARGUMENT when `drop_disposable_after_ms` > `drop_inter_after_ms`.
+//
+// # Safety
+// `options` live.
+rtmp_result rtmp_client_options_congestion(rtmp_client_options *options,
+                                           uint32_t drop_disposable_after_ms,
+                                           uint32_t drop_inter_after_ms,
+                                           size_t max_queued_bytes);
+
+// Playing: the start position in seconds (-2: live or recorded, the default; -1: live
+// only) and duration (-1: all, the default).
+//
+// # Safety
+// `options` live.
+rtmp_result rtmp_client_options_play_range(rtmp_client_options *options,
+                                           double start,
+                                           double duration);
+
+// Connects to `url` (rtmp://host[:port]/app/stream) and publishes, on a thread the
+// library owns. Returns at once: frames written before the publish starts wait in the
+// queue; `rtmp_client_wait_started` waits for it. `options` may be NULL (defaults) and
+// stays yours. On success `*out` gets a client to release with `rtmp_client_free`; on
+// error (bad URL: INVALID_ARGUMENT) `*out` is untouched.
+//
+// # Safety
+// `url` a NUL-terminated string; `options` NULL or live; `out` writable.
+rtmp_result rtmp_client_publish(const char *url,
+                                const rtmp_client_options *options,
+                                rtmp_client **out);
+
+// Connects to `url` and plays it; frames and metadata arrive as notices. Otherwise as
+// `rtmp_client_publish`.
+//
+// # Safety
+// `url` a NUL-terminated string; `options` NULL or live; `out` writable.
+rtmp_result rtmp_client_play(const char *url,
+                             const rtmp_client_options *options,
+                             rtmp_client **out);
+
+// Waits up to `timeout_ms` until publishing or playing started: OK, TIMEOUT, PROTOCOL
+// when the server refused (the last error has its reason), CLOSED after
+// `rtmp_client_close`. Blocks the caller; fine in a callback, but it delays the notices
+// behind it.
+//
+// # Safety
+// `client` live.
+rtmp_result rtmp_client_wait_started(const rtmp_client *client, uint32_t timeout_ms);
+
+// Queues one frame: an FLV audio or video tag body (`data`/`len`, copied) with its
+// timestamp in milliseconds; keyframe and sequence-header flags are read from the body.
+// Never blocks. Fails with QUEUE_FULL when the queue is over its byte bound, CLOSED
+// after close, INVALID_STATE on a playing client.
+//
+// # Safety
+// `client` live; `data` readable for `len` bytes.
+rtmp_result rtmp_client_write(const rtmp_client *client,
+                              rtmp_media_kind kind,
+                              uint32_t timestamp,
+                              const uint8_t *data,
+                              size_t len);
+
+// Queues a frame without copying its bytes (e.g. one a server event lent you, or one
+// from `rtmp_frame_new`). `frame` stays yours. Otherwise as `rtmp_client_write`.
+//
+// # Safety
+// `client` live; `frame` a live (borrowed or owned) frame.
+rtmp_result rtmp_client_write_frame(const rtmp_client *client, const rtmp_frame *frame);
+
+// Queues stream metadata, sent as `@setDataFrame onMetaData` and again after a
+// reconnect. `metadata` stays yours.
+//
+// # Safety
+// `client` live; `metadata` live.
+rtmp_result rtmp_client_set_metadata(const rtmp_client *client, const rtmp_metadata *metadata);
+
+// Waits up to `timeout_ms` (0: just look) for the next notice and writes it to `*out`;
+// TIMEOUT when none came (`*out` untouched). Its pointers stay valid until the next poll
+// of this client. After DISCONNECTED, polls return CLOSED. Poll from one thread at a
+// time; once a callback is set (and inside it) polling fails with INVALID_STATE.
+//
+// # Safety
+// `client` live; `out` writable.
+rtmp_result rtmp_client_poll(const rtmp_client *client,
+                             uint32_t timeout_ms,
+                             rtmp_client_notice *out);
+
+// Delivers every notice to `callback(userdata, notice)` on a dispatcher thread the
+// library owns, from now on (polling is then refused). Inside the callback every
+// function may be called except `rtmp_client_free` and `rtmp_client_poll` of this client
+// (refused with INVALID_STATE); `rtmp_client_close` is fine there. The last call is the
+// DISCONNECTED notice; `rtmp_client_free` waits for it. A NULL callback fails with
+// NULL_PARAMETER, a second call with INVALID_STATE.
+//
+// # Safety
+// `client` live; `callback` safe to call from another thread with `userdata` until the
+// client is freed.
+rtmp_result rtmp_client_set_callback(const rtmp_client *client,
+                                     rtmp_client_callback callback,
+                                     void *userdata);
+
+// Writes the client's counters to `*out` (after close: as they were at close). On error
+// `*out` is untouched.
+//
+// # Safety
+// `client` live; `out` writable.
+rtmp_result rtmp_client_get_stats(const rtmp_client *client, rtmp_client_stats *out);
+
+// Sends what is queued (up to 5 s), unpublishes and disconnects, then returns. The
+// handle stays valid for stats and for the last notices (DISCONNECTED); writes then
+// fail with CLOSED. Closing twice is fine. Allowed inside the client's own callback.
+//
+// # Safety
+// `client` live.
+rtmp_result rtmp_client_close(const rtmp_client *client);
+
+// Closes the client (as `rtmp_client_close`), waits for its callback to see the last
+// notice, and releases it. NULL is ignored. Inside the client's own callback it would
+// wait for itself: there it does nothing and sets the last error (INVALID_STATE); close
+// it there and free it elsewhere.
+//
+// # Safety
+// `client` NULL or from `rtmp_client_publish`/`rtmp_client_play`, not used afterwards.
+void rtmp_client_free(rtmp_client *client);
+
+// Makes an owned frame of an FLV tag body (copied), with keyframe and sequence-header
+// flags read from the body. On success `*out` gets a frame to release with
+// `rtmp_frame_free`; on error `*out` is untouched. `kind` must be AUDIO or VIDEO and
+// `len` non-zero. Thread-safe.
+//
+// # Safety
+// `data` readable for `len` bytes; `out` writable.
+rtmp_result rtmp_frame_new(rtmp_media_kind kind,
+                           uint32_t timestamp,
+                           const uint8_t *data,
+                           size_t len,
+                           rtmp_frame **out);
+
+// Makes an owned reference to `frame` (no copy of the bytes: they are reference
+// counted), for example to keep a frame an event or a packager lent you past the call.
+// Release it with `rtmp_frame_free`; the original stays as it was. On error `*out` is
+// untouched. Thread-safe.
+//
+// # Safety
+// `frame` must be a live frame (borrowed or owned); `out` writable.
+rtmp_result rtmp_frame_retain(const rtmp_frame *frame, rtmp_frame **out);
+
+// Describes `frame` in `*out`; the data pointer is valid as long as `frame` is. On error
+// `*out` is untouched. Thread-safe.
+//
+// # Safety
+// `frame` must be a live frame; `out` writable.
+rtmp_result rtmp_frame_get_info(const rtmp_frame *frame, rtmp_frame_info *out);
+
+// Releases an owned frame (from `rtmp_frame_new` or `rtmp_frame_retain`; never a
+// borrowed one). NULL is ignored. Safe from any thread and inside callbacks.
+//
+// # Safety
+// `frame` must be NULL or an owned frame not used afterwards.
+void rtmp_frame_free(rtmp_frame *frame);
+
+// Sends the library's log records at `level` or more severe to `callback(userdata,
+// level, target, message)`, replacing the callback set before; a NULL callback (or level
+// OFF) removes it. Once this returns the previous callback gets no new records (one being
+// delivered on another thread may still finish). Fails with INVALID_STATE when the
+// process already installed another `log` logger (a Rust host application's). Thread-safe.
+//
+// # Safety
+// `callback` must be safe to call from any thread, concurrently, with `userdata` until it
+// is replaced or removed.
+rtmp_result rtmp_set_log_callback(rtmp_log_level level, rtmp_log_callback callback, void *userdata);
+
+// Makes a packager for `codec` writing `format` tag headers. On success `*out` gets a
+// packager to release with `rtmp_packager_free`; on error (AV1 with LEGACY, OPUS, an
+// unknown value: INVALID_ARGUMENT) `*out` is untouched. Thread-safe.
+//
+// # Safety
+// `out` writable.
+rtmp_result rtmp_packager_new(rtmp_codec codec, rtmp_tag_format format, rtmp_packager **out);
+
+// Makes an Opus packager (Enhanced RTMP) for `channels` channels (1..=2; more need an
+// OpusHead with a mapping table through `rtmp_packager_set_config`), with the encoder's
+// `pre_skip` samples and `input_sample_rate`. Otherwise as `rtmp_packager_new`.
+//
+// # Safety
+// `out` writable.
+rtmp_result rtmp_packager_new_opus(uint8_t channels,
+                                   uint16_t pre_skip,
+                                   uint32_t input_sample_rate,
+                                   rtmp_packager **out);
+
+// Gives the packager configuration delivered out of band (an encoder's global header /
+// extradata): H.264 or HEVC parameter sets in Annex-B or as a decoder configuration
+// record, an AAC AudioSpecificConfig (needed for AAC_RAW), an OpusHead. The next push
+// emits the sequence header. INVALID_ARGUMENT (last error says why) if it does not parse.
+//
+// # Safety
+// `packager` live and not used by another thread; `data` readable for `len` bytes.
+rtmp_result rtmp_packager_set_config(rtmp_packager *packager, const uint8_t *data, size_t len);
+
+// Packages one access unit with its presentation and decode timestamps in milliseconds
+// (`dts` is used for H.264/HEVC only; pass `pts` again for other codecs). On success
+// `*packets` points to `*count` packets in sending order (a sequence header first when
+// the configuration appeared or changed; 0 packets when the input held only
+// configuration): borrowed until the next push or free of this packager. On error both
+// are untouched: INVALID_ARGUMENT for input that does not parse, picture data before any
+// parameter set, or a timestamp outside 0..=UINT32_MAX (shift timestamps so dts starts
+// at 0).
+//
+// # Safety
+// `packager` live and not used by another thread; `data` readable for `len` bytes;
+// `packets` and `count` writable.
+rtmp_result rtmp_packager_push(rtmp_packager *packager,
+                               const uint8_t *data,
+                               size_t len,
+                               int64_t pts_ms,
+                               int64_t dts_ms,
+                               const rtmp_packet **packets,
+                               size_t *count);
+
+// Releases a packager and the packets it lent. NULL is ignored.
+//
+// # Safety
+// `packager` NULL or from `rtmp_packager_new*`, not used afterwards.
+void rtmp_packager_free(rtmp_packager *packager);
+
+// Packages one H.264 access unit in Annex-B (SPS/PPS in band, as x264, NVENC and
+// VideoToolbox in Annex-B mode emit them with each keyframe) and queues it on a
+// publishing client: a sequence header when the parameter sets appear or change, then
+// the frame at `dts_ms` with `pts_ms - dts_ms` as composition time. The client keeps the
+// packager; `annexb` stays yours. Errors as `rtmp_packager_push` and
+// `rtmp_client_write`. Call it from one thread at a time per client.
+//
+// # Safety
+// `client` live; `annexb` readable for `len` bytes.
+rtmp_result rtmp_client_write_h264(const rtmp_client *client,
+                                   const uint8_t *annexb,
+                                   size_t len,
+                                   int64_t pts_ms,
+                                   int64_t dts_ms);
+
+// Packages AAC in ADTS (one or more frames; each is 1024 samples after the one before,
+// the first at `pts_ms`) and queues it on a publishing client, with the
+// AudioSpecificConfig sequence header first and whenever it changes. Otherwise as
+// `rtmp_client_write_h264`.
+//
+// # Safety
+// `client` live; `adts` readable for `len` bytes.
+rtmp_result rtmp_client_write_aac_adts(const rtmp_client *client,
+                                       const uint8_t *adts,
+                                       size_t len,
+                                       int64_t pts_ms);
+
+// A new, empty metadata map; release it with `rtmp_metadata_free`. NULL only if memory
+// ran out.
+rtmp_metadata *rtmp_metadata_new(void);
+
+// Parses the body of an FLV script tag (`onMetaData {...}` as FLV files hold it, or
+// `@setDataFrame onMetaData {...}` as publishers send it). On success `*out` gets
+// metadata to release with `rtmp_metadata_free`; a body that is not metadata fails with
+// INVALID_ARGUMENT and leaves `*out` untouched. Thread-safe.
+//
+// # Safety
+// `data` readable for `len` bytes; `out` writable.
+rtmp_result rtmp_metadata_from_flv_body(const uint8_t *data, size_t len, rtmp_metadata **out);
+
+// Releases owned metadata. NULL is ignored.
+//
+// # Safety
+// `metadata` must be NULL or owned metadata not used afterwards (never a borrowed one).
+void rtmp_metadata_free(rtmp_metadata *metadata);
+
+// Sets `key` to a number (replacing any value it had; new keys go last).
+//
+// # Safety
+// `metadata` must be owned metadata; `key` a NUL-terminated string.
+rtmp_result rtmp_metadata_set_number(rtmp_metadata *metadata, const char *key, double value);
+
+// Sets `key` to a string.
+//
+// # Safety
+// `metadata` must be owned metadata; `key` and `value` NUL-terminated strings.
+rtmp_result rtmp_metadata_set_string(rtmp_metadata *metadata, const char *key, const char *value);
+
+// Sets `key` to a boolean.
+//
+// # Safety
+// `metadata` must be owned metadata; `key` a NUL-terminated string.
+rtmp_result rtmp_metadata_set_bool(rtmp_metadata *metadata, const char *key, bool value);
+
+// The number of keys (0 for NULL).
+//
+// # Safety
+// `metadata` must be NULL or live metadata.
+size_t rtmp_metadata_count(const rtmp_metadata *metadata);
+
+// Copies the `index`-th key and a NUL into `buf` (`len` bytes). Returns OK, or
+// BUFFER_TOO_SMALL (with `*needed`, if not NULL, set to the size that fits, NUL
+// included), or INVALID_ARGUMENT when `index` is out of range.
+//
+// # Safety
+// `metadata` live; `buf` NULL or writable for `len` bytes; `needed` NULL or writable.
+rtmp_result rtmp_metadata_key(const rtmp_metadata *metadata,
+                              size_t index,
+                              char *buf,
+                              size_t len,
+                              size_t *needed);
+
+// Reads `key` as a number into `*out`. INVALID_ARGUMENT (and `*out` untouched) when the
+// key is missing or not a number.
+//
+// # Safety
+// `metadata` live; `key` a NUL-terminated string; `out` writable.
+rtmp_result rtmp_metadata_get_number(const rtmp_metadata *metadata, const char *key, double *out);
+
+// Copies `key`'s string value and a NUL into `buf` (`len` bytes): OK, BUFFER_TOO_SMALL
+// (with `*needed` set if not NULL), or INVALID_ARGUMENT when the key is missing or not a
+// string.
+//
+// # Safety
+// `metadata` live; `key` a NUL-terminated string; `buf` NULL or writable for `len`
+// bytes; `needed` NULL or writable.
+rtmp_result rtmp_metadata_get_string(const rtmp_metadata *metadata,
+                                     const char *key,
+                                     char *buf,
+                                     size_t len,
+                                     size_t *needed);
+
+// Claims `app`/`stream` on `server` and publishes into it. On success `*out` gets a
+// publisher to release with `rtmp_publisher_free`; when someone already publishes that
+// stream it fails with INVALID_STATE and `*out` is untouched. A publisher freed after
+// its server is harmless (its writes go nowhere). May be called from a callback.
+//
+// # Safety
+// `server` live; `app` and `stream` NUL-terminated strings; `out` writable.
+rtmp_result rtmp_server_publisher_new(const rtmp_server *server,
+                                      const char *app,
+                                      const char *stream,
+                                      rtmp_publisher **out);
+
+// Publishes one FLV tag body (copied) at `timestamp` ms; flags are read from the body.
+// Sequence headers are kept for late joiners. INVALID_ARGUMENT for an empty body or a
+// kind other than AUDIO/VIDEO.
+//
+// # Safety
+// `publisher` live; `data` readable for `len` bytes.
+rtmp_result rtmp_publisher_write(const rtmp_publisher *publisher,
+                                 rtmp_media_kind kind,
+                                 uint32_t timestamp,
+                                 const uint8_t *data,
+                                 size_t len);
+
+// Publishes a frame without copying its bytes (one an event lent you relays at no
+// cost). `frame` stays yours.
+//
+// # Safety
+// `publisher` live; `frame` a live (borrowed or owned) frame.
+rtmp_result rtmp_publisher_write_frame(const rtmp_publisher *publisher, const rtmp_frame *frame);
+
+// Sets the metadata players receive as onMetaData. `metadata` stays yours.
+//
+// # Safety
+// `publisher` and `metadata` live.
+rtmp_result rtmp_publisher_set_metadata(const rtmp_publisher *publisher,
+                                        const rtmp_metadata *metadata);
+
+// Ends the publish (players see the stream end) and releases the publisher. NULL is
+// ignored. Allowed anywhere, callbacks included.
+//
+// # Safety
+// `publisher` NULL or from `rtmp_server_publisher_new`, not used afterwards.
+void rtmp_publisher_free(rtmp_publisher *publisher);
 
 // A new configuration: listen on nothing yet, one worker per core, automatic decisions.
 // Free it with `rtmp_server_config_free`. Never NULL.
@@ -160,15 +824,18 @@ rtmp_result rtmp_server_config_manual_decisions(rtmp_server_config *config, bool
 rtmp_result rtmp_server_config_tap_all(rtmp_server_config *config, bool on);
 
 // Binds the listeners and starts the server; on success writes the handle to `*out`
-// (release it with `rtmp_server_free`). The configuration stays yours.
+// (release it with `rtmp_server_free`); on error `*out` is untouched. The configuration
+// stays yours and may be reused.
 //
 // # Safety
 // `config` must be a live configuration and `out` a writable pointer.
 rtmp_result rtmp_server_start(const rtmp_server_config *config, rtmp_server **out);
 
 // Shuts the server down (players and publishers are told, connections closed, threads
-// joined) and releases it. NULL is ignored. Must not be called from an event callback:
-// there it does nothing and sets the last error.
+// joined, the callback's last events delivered) and releases it. NULL is ignored.
+// Called from the server's own event callback it would wait for itself: there it does
+// nothing and sets the last error (RTMP_RESULT_INVALID_STATE). Local publishers may be
+// freed before or after it.
 //
 // # Safety
 // `server` must come from `rtmp_server_start` and not be used afterwards.
@@ -181,23 +848,25 @@ void rtmp_server_free(rtmp_server *server);
 // `server` must be a live server; `buf` NULL or writable for `len` bytes.
 size_t rtmp_server_local_addr(const rtmp_server *server, char *buf, size_t len);
 
-// Waits up to `timeout_ms` for the next event and writes it to `*out`. Returns
-// RTMP_RESULT_TIMEOUT when none came. The event's pointers stay valid until the next
-// poll on this server. Poll from one thread at a time, and not together with a callback.
+// Waits up to `timeout_ms` (0: just look) for the next event and writes it to `*out`.
+// Returns RTMP_RESULT_TIMEOUT when none came (`*out` untouched). The event's pointers
+// stay valid until the next poll on this server. Poll from one thread at a time. Once a
+// callback is set (and so inside it) polling fails with RTMP_RESULT_INVALID_STATE.
 //
 // # Safety
 // `server` must be a live server and `out` writable.
-rtmp_result rtmp_server_poll(rtmp_server *server, uint32_t timeout_ms, rtmp_event *out);
+rtmp_result rtmp_server_poll(const rtmp_server *server, uint32_t timeout_ms, rtmp_event *out);
 
 // Delivers every event to `callback(userdata, event)` on a dispatcher thread the library
-// owns, from now on (polling then returns nothing). `userdata` is passed as is and used
-// from that thread. Inside the callback, accept/reject/tap may be called; freeing the
-// server may not. A second call fails with RTMP_RESULT_INVALID_STATE.
+// owns, from now on (polling is then refused). `userdata` is passed as is and used from
+// that thread. Inside the callback every function may be called except `rtmp_server_free`
+// and `rtmp_server_poll` of this server (refused with RTMP_RESULT_INVALID_STATE). A
+// NULL callback, or a second call, fails (NULL_PARAMETER, INVALID_STATE).
 //
 // # Safety
 // `server` must be a live server; `callback` must be safe to call from another thread
 // with `userdata` until the server is freed.
-rtmp_result rtmp_server_set_callback(rtmp_server *server,
+rtmp_result rtmp_server_set_callback(const rtmp_server *server,
                                      rtmp_event_callback callback,
                                      void *userdata);
 
@@ -209,7 +878,8 @@ rtmp_result rtmp_server_set_callback(rtmp_server *server,
 rtmp_result rtmp_server_accept(const rtmp_server *server, uint64_t conn, uint64_t decision);
 
 // Rejects a decision with a status `code` (NULL: the usual one, e.g.
-// NetStream.Publish.BadName) and a `description` the client sees. Thread-safe.
+// NetStream.Publish.BadName) and a `description` the client sees. Thread-safe; may be
+// called from a callback.
 //
 // # Safety
 // `server` must be a live server; strings NULL (code only) or NUL-terminated.
@@ -220,7 +890,7 @@ rtmp_result rtmp_server_reject(const rtmp_server *server,
                                const char *description);
 
 // Starts (`on` true) or stops delivering `app`/`stream`'s frames as Frame events.
-// Thread-safe.
+// Thread-safe; may be called from a callback.
 //
 // # Safety
 // `server` must be a live server; strings NUL-terminated.
@@ -228,6 +898,29 @@ rtmp_result rtmp_server_tap(const rtmp_server *server,
                             const char *app,
                             const char *stream,
                             bool on);
+
+// Calls `callback(userdata, stats)` for every known stream, on the calling thread,
+// before returning; `*count` (if not NULL) gets the number of streams. A NULL callback
+// only counts. Thread-safe; may be called from an event callback.
+//
+// # Safety
+// `server` live; `count` NULL or writable; `callback` safe to call with `userdata`.
+rtmp_result rtmp_server_stream_stats(const rtmp_server *server,
+                                     rtmp_stream_stats_callback callback,
+                                     void *userdata,
+                                     size_t *count);
+
+// Calls `callback(userdata, stats)` for every open connection, on the calling thread,
+// before returning (it asks each worker, waiting up to 2 s for an answer); `*count` (if
+// not NULL) gets the number of connections. A NULL callback only counts. Thread-safe;
+// may be called from an event callback.
+//
+// # Safety
+// `server` live; `count` NULL or writable; `callback` safe to call with `userdata`.
+rtmp_result rtmp_server_connection_stats(const rtmp_server *server,
+                                         rtmp_connection_stats_callback callback,
+                                         void *userdata,
+                                         size_t *count);
 
 #ifdef __cplusplus
 }  // extern "C"
