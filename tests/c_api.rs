@@ -1,11 +1,13 @@
-//! The C ABI from C: examples/c/server.c compiled with plain cc under -Wall -Werror
-//! against both the shared and the static library, run while ffmpeg publishes; the header
-//! also compiles as C++17.
+//! The C ABI from C: the library installed into a scratch prefix by
+//! scripts/install-c.sh, the examples compiled with plain cc / c++ under -Wall -Werror
+//! with flags from pkg-config against the shared and the static library, and run against
+//! real peers; the header also compiles as C++17.
 
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use support::{free_port, require, scratch, source_flv, Peer};
@@ -16,26 +18,85 @@ fn library_dir() -> PathBuf {
     exe.parent().unwrap().parent().unwrap().to_path_buf()
 }
 
-fn compile(output: &Path, link_static: bool) {
-    require("cc");
+/// This run's libraries and headers installed by scripts/install-c.sh into a scratch
+/// prefix, once per test binary: every C program here builds against the installed tree.
+fn prefix() -> &'static Path {
+    static PREFIX: OnceLock<PathBuf> = OnceLock::new();
+    PREFIX.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let prefix = scratch().join("c-api-prefix");
+        let _ = std::fs::remove_dir_all(&prefix);
+        let out = Command::new("bash")
+            .arg(root.join("scripts/install-c.sh"))
+            .arg(&prefix)
+            .arg(library_dir())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "install-c.sh failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        prefix
+    })
+}
+
+/// `pkg-config ARGS rtmp_core` against the scratch prefix, split into arguments.
+fn pkg_config(args: &[&str]) -> Vec<String> {
+    require("pkg-config");
+    let out = Command::new("pkg-config")
+        .env("PKG_CONFIG_PATH", prefix().join("lib/pkgconfig"))
+        .args(args)
+        .arg("rtmp_core")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pkg-config: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    Shared,
+    Static,
+}
+
+/// Compiles `source` (C11, or C++17 for .cpp) with every warning an error, against the
+/// installed shared or static library, flags from pkg-config.
+fn compile(source: &str, output: &Path, link: Link) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let lib = library_dir();
-    let mut cc = Command::new("cc");
-    cc.args(["-Wall", "-Wextra", "-Werror", "-std=c11"])
-        .arg(format!("-I{}", root.join("include").display()))
-        .arg(root.join("examples/c/server.c"))
+    let cpp = source.ends_with(".cpp");
+    let (compiler, std) = if cpp {
+        ("c++", "-std=c++17")
+    } else {
+        ("cc", "-std=c11")
+    };
+    require(compiler);
+    let mut cc = Command::new(compiler);
+    cc.args(["-Wall", "-Wextra", "-Werror", std])
+        .args(pkg_config(&["--cflags"]))
+        .arg(root.join(source))
         .arg("-o")
         .arg(output);
-    if link_static {
-        cc.arg(lib.join("librtmp_core.a"))
-            .args(["-lpthread", "-ldl", "-lm"]);
-    } else {
-        cc.arg(format!("-L{}", lib.display())).arg("-lrtmp_core");
-    }
+    match link {
+        Link::Shared => cc.args(pkg_config(&["--libs"])),
+        Link::Static => cc.arg(prefix().join("lib/librtmp_core.a")).args(
+            pkg_config(&["--static", "--libs-only-l"])
+                .into_iter()
+                .filter(|l| l != "-lrtmp_core"),
+        ),
+    };
     let out = cc.output().unwrap();
     assert!(
         out.status.success(),
-        "cc failed:\n{}",
+        "{compiler} {source} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
 }
@@ -43,8 +104,7 @@ fn compile(output: &Path, link_static: bool) {
 fn run_and_publish(binary: &Path, name: &str) -> String {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let lib = library_dir();
-    std::env::set_var("LD_LIBRARY_PATH", &lib);
+    std::env::set_var("LD_LIBRARY_PATH", prefix().join("lib"));
     let mut server = Peer::spawn(name, binary.to_str().unwrap(), &["--listen", &listen]);
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while std::net::TcpStream::connect(&listen).is_err() {
@@ -82,14 +142,14 @@ fn run_and_publish(binary: &Path, name: &str) -> String {
 #[test]
 fn c_server_example_counts_what_ffmpeg_published() {
     let (_, (video, audio)) = *source_flv();
-    for link_static in [false, true] {
-        let name = if link_static {
+    for link in [Link::Shared, Link::Static] {
+        let name = if link == Link::Static {
             "c-server-static"
         } else {
             "c-server-shared"
         };
         let binary = scratch().join(name);
-        compile(&binary, link_static);
+        compile("examples/c/server.c", &binary, link);
         let log = run_and_publish(&binary, name);
         // ffmpeg's FLV ends video with an AVC end-of-sequence message: one more than the
         // file's video packets; sequence headers are not counted.
@@ -137,4 +197,37 @@ fn header_compiles_as_c11_and_cpp17_without_warnings() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+#[test]
+fn the_installed_library_has_a_versioned_soname_and_programs_need_it() {
+    require("readelf");
+    let lib = prefix().join("lib");
+    let version = env!("CARGO_PKG_VERSION");
+    let major = env!("CARGO_PKG_VERSION_MAJOR");
+    let dynamic = |path: &Path| {
+        let out = Command::new("readelf")
+            .arg("-d")
+            .arg(path)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let real = lib.join(format!("librtmp_core.so.{version}"));
+    assert!(dynamic(&real).contains(&format!("Library soname: [librtmp_core.so.{major}]")));
+    for link in [format!("librtmp_core.so.{major}"), "librtmp_core.so".into()] {
+        assert_eq!(
+            std::fs::canonicalize(lib.join(&link)).unwrap(),
+            std::fs::canonicalize(&real).unwrap(),
+            "{link}"
+        );
+    }
+    assert_eq!(pkg_config(&["--modversion"]), [version]);
+    let binary = scratch().join("c-server-needed");
+    compile("examples/c/server.c", &binary, Link::Shared);
+    assert!(dynamic(&binary).contains(&format!("Shared library: [librtmp_core.so.{major}]")));
+    let cmake = lib.join("cmake/rtmp_core");
+    let config = std::fs::read_to_string(cmake.join("rtmp_coreConfig.cmake")).unwrap();
+    assert!(config.contains(&format!("librtmp_core.so.{version}")));
+    assert!(cmake.join("rtmp_coreConfigVersion.cmake").exists());
 }
