@@ -5,101 +5,12 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Duration;
 
+use support::c_build::{compile, pkg_config, prefix, Link};
 use support::{free_port, require, scratch, source_flv, Peer};
-
-/// target/debug (or release): where cargo put librtmp_core.{so,a} for this test run.
-fn library_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
-}
-
-/// This run's libraries and headers installed by scripts/install-c.sh into a scratch
-/// prefix, once per test binary: every C program here builds against the installed tree.
-fn prefix() -> &'static Path {
-    static PREFIX: OnceLock<PathBuf> = OnceLock::new();
-    PREFIX.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let prefix = scratch().join("c-api-prefix");
-        let _ = std::fs::remove_dir_all(&prefix);
-        let out = Command::new("bash")
-            .arg(root.join("scripts/install-c.sh"))
-            .arg(&prefix)
-            .arg(library_dir())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "install-c.sh failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        prefix
-    })
-}
-
-/// `pkg-config ARGS rtmp_core` against the scratch prefix, split into arguments.
-fn pkg_config(args: &[&str]) -> Vec<String> {
-    require("pkg-config");
-    let out = Command::new("pkg-config")
-        .env("PKG_CONFIG_PATH", prefix().join("lib/pkgconfig"))
-        .args(args)
-        .arg("rtmp_core")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "pkg-config: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect()
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Link {
-    Shared,
-    Static,
-}
-
-/// Compiles `source` (C11, or C++17 for .cpp) with every warning an error, against the
-/// installed shared or static library, flags from pkg-config.
-fn compile(source: &str, output: &Path, link: Link) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let cpp = source.ends_with(".cpp");
-    let (compiler, std) = if cpp {
-        ("c++", "-std=c++17")
-    } else {
-        ("cc", "-std=c11")
-    };
-    require(compiler);
-    let mut cc = Command::new(compiler);
-    cc.args(["-Wall", "-Wextra", "-Werror", std])
-        .args(pkg_config(&["--cflags"]))
-        .arg(root.join(source))
-        .arg("-o")
-        .arg(output);
-    match link {
-        Link::Shared => cc.args(pkg_config(&["--libs"])),
-        Link::Static => cc.arg(prefix().join("lib/librtmp_core.a")).args(
-            pkg_config(&["--static", "--libs-only-l"])
-                .into_iter()
-                .filter(|l| l != "-lrtmp_core"),
-        ),
-    };
-    let out = cc.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{compiler} {source} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn run_and_publish(binary: &Path, name: &str) -> String {
     let port = free_port();

@@ -1,6 +1,8 @@
 //! Helpers for tests that run real peers (ffmpeg, rtmpdump, GStreamer) against the server.
 #![allow(dead_code)]
 
+pub mod c_build;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
