@@ -50,18 +50,22 @@ fn run_and_publish(binary: &Path, name: &str) -> String {
     server.log_text()
 }
 
-#[test]
-fn c_server_example_counts_what_ffmpeg_published() {
+/// Builds a server example (shared and static), runs it while ffmpeg publishes, and checks
+/// its per-stream counts.
+fn server_example_counts_what_ffmpeg_published(source: &str, tag: &str) {
     let (_, (video, audio)) = *source_flv();
     for link in [Link::Shared, Link::Static] {
-        let name = if link == Link::Static {
-            "c-server-static"
-        } else {
-            "c-server-shared"
-        };
-        let binary = scratch().join(name);
-        compile("examples/c/server.c", &binary, link);
-        let log = run_and_publish(&binary, name);
+        let name = format!(
+            "{tag}-{}",
+            if link == Link::Static {
+                "static"
+            } else {
+                "shared"
+            }
+        );
+        let binary = scratch().join(&name);
+        compile(source, &binary, link);
+        let log = run_and_publish(&binary, &name);
         // ffmpeg's FLV ends video with an AVC end-of-sequence message: one more than the
         // file's video packets; sequence headers are not counted.
         let expected = format!("unpublish live/{name} video={} audio={audio}", video + 1);
@@ -74,19 +78,38 @@ fn c_server_example_counts_what_ffmpeg_published() {
 }
 
 #[test]
-fn header_compiles_as_c11_and_cpp17_without_warnings() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let include = format!("-I{}", root.join("include").display());
-    for (compiler, std) in [("cc", "-std=c11"), ("c++", "-std=c++17")] {
+fn c_server_example_counts_what_ffmpeg_published() {
+    server_example_counts_what_ffmpeg_published("examples/c/server.c", "c-server");
+}
+
+#[test]
+fn cpp_server_example_counts_what_ffmpeg_published() {
+    server_example_counts_what_ffmpeg_published("examples/cpp/server.cpp", "cpp-server");
+    let log = std::fs::read_to_string(scratch().join("cpp-server-shared.log")).unwrap();
+    // The wrapper's metadata view read the width ffmpeg sent.
+    assert!(
+        log.contains("metadata live/cpp-server-shared width=320"),
+        "{log}"
+    );
+}
+
+#[test]
+fn headers_compile_as_c11_and_cpp17_without_warnings() {
+    let flags = pkg_config(&["--cflags"]);
+    for (compiler, std, include) in [
+        ("cc", "-std=c11", "rtmp_core.h"),
+        ("c++", "-std=c++17", "rtmp_core.h"),
+        ("c++", "-std=c++17", "rtmp_core.hpp"),
+    ] {
         require(compiler);
         let source = scratch().join(if compiler == "cc" {
-            "header.c"
+            "header.c".to_owned()
         } else {
-            "header.cpp"
+            format!("{include}.cpp")
         });
         std::fs::write(
             &source,
-            "#include \"rtmp_core.h\"\nint main(void) { return rtmp_version() == 0; }\n",
+            format!("#include \"{include}\"\nint main(void) {{ return rtmp_version() == 0; }}\n"),
         )
         .unwrap();
         let out = Command::new(compiler)
@@ -96,15 +119,15 @@ fn header_compiles_as_c11_and_cpp17_without_warnings() {
                 "-Werror",
                 "-pedantic",
                 std,
-                &include,
                 "-fsyntax-only",
             ])
+            .args(&flags)
             .arg(&source)
             .output()
             .unwrap();
         assert!(
             out.status.success(),
-            "{compiler}: {}",
+            "{compiler} {include}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
     }
