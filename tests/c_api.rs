@@ -165,3 +165,58 @@ fn the_installed_library_has_a_versioned_soname_and_programs_need_it() {
     assert!(config.contains(&format!("librtmp_core.so.{version}")));
     assert!(cmake.join("rtmp_coreConfigVersion.cmake").exists());
 }
+
+/// A full publish/play cycle through the C API (tests/c/lifecycle.c: server, local
+/// publisher, playing and publishing clients, frames, metadata, packager, stats, log
+/// callback) under valgrind: no leak, no invalid access, no suppression.
+#[test]
+fn c_lifecycle_under_valgrind_leaks_nothing_and_touches_nothing_invalid() {
+    require("valgrind");
+    let (source, _) = source_flv().clone();
+    std::env::set_var("LD_LIBRARY_PATH", prefix().join("lib"));
+    for link in [Link::Static, Link::Shared] {
+        let binary = scratch().join(format!("c-lifecycle-{link:?}"));
+        compile("tests/c/lifecycle.c", &binary, link);
+        let mut command = if link == Link::Shared {
+            let mut c = Command::new("valgrind");
+            c.args([
+                "--error-exitcode=99",
+                "--leak-check=full",
+                "--errors-for-leak-kinds=definite,indirect",
+                "--show-leak-kinds=definite,indirect",
+            ])
+            .arg(&binary);
+            c
+        } else {
+            Command::new(&binary)
+        };
+        let out = command.arg(&source).output().unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(
+            out.status.success(),
+            "{link:?}: {}\n{stdout}\n{stderr}",
+            out.status
+        );
+        let published = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("published "))
+            .unwrap();
+        assert!(stdout.contains(&format!("played {published}")), "{stdout}");
+        assert!(
+            stdout.contains("metadata=1") && stdout.contains("kept=8"),
+            "{stdout}"
+        );
+        if link == Link::Shared {
+            for line in [
+                "definitely lost: 0 bytes in 0 blocks",
+                "indirectly lost: 0 bytes in 0 blocks",
+                "ERROR SUMMARY: 0 errors from 0 contexts",
+            ] {
+                assert!(stderr.contains(line), "{line:?} missing:\n{stderr}");
+            }
+        }
+    }
+}

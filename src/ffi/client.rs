@@ -754,9 +754,10 @@ pub unsafe extern "C" fn rtmp_client_close(client: *const RtmpClient) -> RtmpRes
     boundary(|| {
         let client = handle!(client);
         let taken = client.client.write().take();
-        if let Some(c) = taken {
+        if let Some(mut c) = taken {
             *client.final_stats.lock() = Some(c.stats());
-            c.close();
+            c.close_in_place();
+            *client.final_stats.lock() = Some(c.stats());
         }
         RtmpResult::Ok
     })
