@@ -49,21 +49,6 @@ typedef int32_t rtmp_result;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
-// How a publisher asks the server to treat the stream.
-typedef enum {
-  RTMP_PUBLISH_TYPE_LIVE = 0,
-  RTMP_PUBLISH_TYPE_RECORD = 1,
-  RTMP_PUBLISH_TYPE_APPEND = 2,
-} rtmp_publish_type;
-
-// The RTMP handshake a client starts.
-typedef enum {
-  // Signed C1 (what Flash Player and OBS send); falls back when the server does not sign.
-  RTMP_HANDSHAKE_DIGEST = 0,
-  // Plain handshake.
-  RTMP_HANDSHAKE_SIMPLE = 1,
-} rtmp_handshake;
-
 // Audio or video.
 typedef enum {
   RTMP_MEDIA_KIND_NONE = 0,
@@ -93,6 +78,21 @@ typedef enum {
   // The client stopped for good (`text` says why); no notice follows.
   RTMP_CLIENT_NOTICE_TYPE_DISCONNECTED = 9,
 } rtmp_client_notice_type;
+
+// How a publisher asks the server to treat the stream.
+typedef enum {
+  RTMP_PUBLISH_TYPE_LIVE = 0,
+  RTMP_PUBLISH_TYPE_RECORD = 1,
+  RTMP_PUBLISH_TYPE_APPEND = 2,
+} rtmp_publish_type;
+
+// The RTMP handshake a client starts.
+typedef enum {
+  // Signed C1 (what Flash Player and OBS send); falls back when the server does not sign.
+  RTMP_HANDSHAKE_DIGEST = 0,
+  // Plain handshake.
+  RTMP_HANDSHAKE_SIMPLE = 1,
+} rtmp_handshake;
 
 // Severity of a log record, and the threshold of a log callback.
 typedef enum {
@@ -363,77 +363,6 @@ const char *rtmp_version(void);
 // has its own last error.
 size_t rtmp_last_error(char *buf, size_t len);
 
-// New client options with the defaults; release them with `rtmp_client_options_free`.
-// NULL only if memory ran out.
-rtmp_client_options *rtmp_client_options_new(void);
-
-// Releases client options. NULL is ignored. Clients started with them keep a copy.
-//
-// # Safety
-// `options` must be NULL or from `rtmp_client_options_new`, not used afterwards.
-void rtmp_client_options_free(rtmp_client_options *options);
-
-// Sets the flashVer sent in connect (default "FMLE/3.0 (compatible; rtmp_core)").
-//
-// # Safety
-// `options` live; `flash_ver` a NUL-terminated string.
-rtmp_result rtmp_client_options_flash_ver(rtmp_client_options *options, const char *flash_ver);
-
-// Sets how long connecting (TCP, handshake, connect, publish/play) may take
-// (default 10000 ms; 0 is INVALID_ARGUMENT).
-//
-// # Safety
-// `options` live.
-rtmp_result rtmp_client_options_connect_timeout(rtmp_client_options *options, uint32_t timeout_ms);
-
-// Sets the publish type (default LIVE).
-//
-// # Safety
-// `options` live.
-rtmp_result rtmp_client_options_publish_type(rtmp_client_options *options,
-                                             rtmp_publish_type publish_type);
-
-// Sets the handshake (default DIGEST).
-//
-// # Safety
-// `options` live.
-rtmp_result rtmp_client_options_handshake(rtmp_client_options *options, rtmp_handshake handshake);
-
-// Turns automatic reconnection on (`enabled`) or off (the default). On: after a lost
-// connection the client waits `initial_backoff_ms`, doubling up to `max_backoff_ms`,
-// for at most `max_attempts` attempts (0: forever); sequence headers and metadata are
-// sent again. INVALID_ARGUMENT when on with `initial_backoff_ms` > `max_backoff_ms`.
-//
-// # Safety
-// `options` live.
-rtmp_result rtmp_client_options_reconnect(rtmp_client_options *options,
-                                          bool enabled,
-                                          uint32_t max_attempts,
-                                          uint32_t initial_backoff_ms,
-                                          uint32_t max_backoff_ms);
-
-// Sets the congestion thresholds: with more than `drop_disposable_after_ms` of media
-// queued, non-reference video frames are dropped; above `drop_inter_after_ms`, inter
-// frames until the next keyframe (audio, keyframes and headers never); above
-// `max_queued_bytes`, writes fail with RTMP_RESULT_QUEUE_FULL. Defaults 700, 900, 64 MiB.
-// INVALID_ARGUMENT when `drop_disposable_after_ms` > `drop_inter_after_ms`.
-//
-// # Safety
-// `options` live.
-rtmp_result rtmp_client_options_congestion(rtmp_client_options *options,
-                                           uint32_t drop_disposable_after_ms,
-                                           uint32_t drop_inter_after_ms,
-                                           size_t max_queued_bytes);
-
-// Playing: the start position in seconds (-2: live or recorded, the default; -1: live
-// only) and duration (-1: all, the default).
-//
-// # Safety
-// `options` live.
-rtmp_result rtmp_client_options_play_range(rtmp_client_options *options,
-                                           double start,
-                                           double duration);
-
 // Connects to `url` (rtmp://host[:port]/app/stream) and publishes, on a thread the
 // library owns. Returns at once: frames written before the publish starts wait in the
 // queue; `rtmp_client_wait_started` waits for it. `options` may be NULL (defaults) and
@@ -539,6 +468,77 @@ rtmp_result rtmp_client_close(const rtmp_client *client);
 // # Safety
 // `client` NULL or from `rtmp_client_publish`/`rtmp_client_play`, not used afterwards.
 void rtmp_client_free(rtmp_client *client);
+
+// New client options with the defaults; release them with `rtmp_client_options_free`.
+// NULL only if memory ran out.
+rtmp_client_options *rtmp_client_options_new(void);
+
+// Releases client options. NULL is ignored. Clients started with them keep a copy.
+//
+// # Safety
+// `options` must be NULL or from `rtmp_client_options_new`, not used afterwards.
+void rtmp_client_options_free(rtmp_client_options *options);
+
+// Sets the flashVer sent in connect (default "FMLE/3.0 (compatible; rtmp_core)").
+//
+// # Safety
+// `options` live; `flash_ver` a NUL-terminated string.
+rtmp_result rtmp_client_options_flash_ver(rtmp_client_options *options, const char *flash_ver);
+
+// Sets how long connecting (TCP, handshake, connect, publish/play) may take
+// (default 10000 ms; 0 is INVALID_ARGUMENT).
+//
+// # Safety
+// `options` live.
+rtmp_result rtmp_client_options_connect_timeout(rtmp_client_options *options, uint32_t timeout_ms);
+
+// Sets the publish type (default LIVE).
+//
+// # Safety
+// `options` live.
+rtmp_result rtmp_client_options_publish_type(rtmp_client_options *options,
+                                             rtmp_publish_type publish_type);
+
+// Sets the handshake (default DIGEST).
+//
+// # Safety
+// `options` live.
+rtmp_result rtmp_client_options_handshake(rtmp_client_options *options, rtmp_handshake handshake);
+
+// Turns automatic reconnection on (`enabled`) or off (the default). On: after a lost
+// connection the client waits `initial_backoff_ms`, doubling up to `max_backoff_ms`,
+// for at most `max_attempts` attempts (0: forever); sequence headers and metadata are
+// sent again. INVALID_ARGUMENT when on with `initial_backoff_ms` > `max_backoff_ms`.
+//
+// # Safety
+// `options` live.
+rtmp_result rtmp_client_options_reconnect(rtmp_client_options *options,
+                                          bool enabled,
+                                          uint32_t max_attempts,
+                                          uint32_t initial_backoff_ms,
+                                          uint32_t max_backoff_ms);
+
+// Sets the congestion thresholds: with more than `drop_disposable_after_ms` of media
+// queued, non-reference video frames are dropped; above `drop_inter_after_ms`, inter
+// frames until the next keyframe (audio, keyframes and headers never); above
+// `max_queued_bytes`, writes fail with RTMP_RESULT_QUEUE_FULL. Defaults 700, 900, 64 MiB.
+// INVALID_ARGUMENT when `drop_disposable_after_ms` > `drop_inter_after_ms`.
+//
+// # Safety
+// `options` live.
+rtmp_result rtmp_client_options_congestion(rtmp_client_options *options,
+                                           uint32_t drop_disposable_after_ms,
+                                           uint32_t drop_inter_after_ms,
+                                           size_t max_queued_bytes);
+
+// Playing: the start position in seconds (-2: live or recorded, the default; -1: live
+// only) and duration (-1: all, the default).
+//
+// # Safety
+// `options` live.
+rtmp_result rtmp_client_options_play_range(rtmp_client_options *options,
+                                           double start,
+                                           double duration);
 
 // Makes an owned frame of an FLV tag body (copied), with keyframe and sequence-header
 // flags read from the body. On success `*out` gets a frame to release with

@@ -352,7 +352,10 @@ pub unsafe extern "C" fn rtmp_packager_push(
         // Frames first, then the packets that point into them: the vector does not move
         // once the pointers are taken.
         packager.packets.clear();
-        packager.frames = made.iter().map(|(f, _)| RtmpFrame::new(f.clone())).collect();
+        packager.frames = made
+            .iter()
+            .map(|(f, _)| RtmpFrame::new(f.clone()))
+            .collect();
         for (frame, (_, composition_time)) in packager.frames.iter().zip(&made) {
             let info: RtmpFrameInfo = frame.info();
             packager.packets.push(RtmpPacket {

@@ -8,13 +8,14 @@
 //! returned by a poll is borrowed until the callback returns or the next poll. No panic
 //! crosses the boundary: it becomes `RTMP_RESULT_PANIC`.
 //!
-//! One file per C concept: [`server`](self) (embedded server, events), `client`
-//! (publishing and playing), `frame` (refcounted frames), `metadata`, `media` (encoder
-//! output to FLV bodies), `publisher` (local publishing into the server), `stats`,
-//! `logging`; `callback` holds what the dispatcher threads share.
+//! One file per C concept: `server` (embedded server, events), `client` (publishing and
+//! playing) with `client_options`, `frame` (refcounted frames), `metadata`, `media`
+//! (encoder output to FLV bodies), `publisher` (local publishing into the server),
+//! `stats`, `logging`; `callback` holds what the dispatcher threads share.
 
 mod callback;
 mod client;
+mod client_options;
 mod frame;
 mod logging;
 mod media;
@@ -28,6 +29,7 @@ use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub use client::*;
+pub use client_options::*;
 pub use frame::*;
 pub use logging::*;
 pub use media::*;
@@ -67,6 +69,13 @@ thread_local! {
     static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Tests only: the next export called on this thread panics inside its boundary, as a
+    /// bug in the library would.
+    pub(crate) static FORCE_PANIC: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 fn set_last_error(message: impl Into<String>) {
     LAST_ERROR.with(|e| *e.borrow_mut() = message.into());
 }
@@ -100,6 +109,13 @@ pub(crate) fn fail_with(code: RtmpResult, message: &str) -> RtmpResult {
 
 /// Runs `body` behind a panic boundary: a panic becomes `RTMP_RESULT_PANIC`.
 pub(crate) fn boundary(body: impl FnOnce() -> RtmpResult) -> RtmpResult {
+    let body = || {
+        #[cfg(test)]
+        if FORCE_PANIC.with(|f| f.replace(false)) {
+            panic!("forced by a test");
+        }
+        body()
+    };
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(result) => result,
         Err(panic) => {
@@ -251,6 +267,26 @@ mod tests {
     }
 
     #[test]
+    fn a_panic_inside_a_real_export_is_a_result_and_leaves_out_parameters_alone() {
+        let url = std::ffi::CString::new("rtmp://127.0.0.1:1/live/x").unwrap();
+        let mut client = std::ptr::null_mut();
+        FORCE_PANIC.with(|f| f.set(true));
+        // SAFETY: valid arguments; the call panics before using them.
+        let result = unsafe { rtmp_client_publish(url.as_ptr(), std::ptr::null(), &mut client) };
+        assert_eq!(result, RtmpResult::Panic);
+        assert!(client.is_null());
+        let mut buf = [0 as c_char; 64];
+        rtmp_last_error(buf.as_mut_ptr(), buf.len());
+        let text = unsafe { CStr::from_ptr(buf.as_ptr()) }.to_str().unwrap();
+        assert_eq!(text, "internal panic: forced by a test");
+        // An export returning nothing swallows it (the process goes on).
+        FORCE_PANIC.with(|f| f.set(true));
+        // SAFETY: NULL is a valid argument.
+        unsafe { rtmp_frame_free(std::ptr::null_mut()) };
+        assert!(!FORCE_PANIC.with(|f| f.get()));
+    }
+
+    #[test]
     fn every_export_is_behind_the_panic_boundary() {
         // Each `extern "C"` function body must start with `boundary(` (or be one of the
         // two that cannot panic); a new export without it fails here.
@@ -258,6 +294,7 @@ mod tests {
             ("mod.rs", include_str!("mod.rs")),
             ("server.rs", include_str!("server.rs")),
             ("client.rs", include_str!("client.rs")),
+            ("client_options.rs", include_str!("client_options.rs")),
             ("frame.rs", include_str!("frame.rs")),
             ("logging.rs", include_str!("logging.rs")),
             ("media.rs", include_str!("media.rs")),

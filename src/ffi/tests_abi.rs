@@ -380,7 +380,13 @@ unsafe extern "C" fn server_reentry(userdata: *mut c_void, event: *const RtmpEve
     // SAFETY: the event is borrowed for the call; the server is live.
     unsafe {
         let event = &*event;
-        if event.decision != 0 {
+        if event.decision != 0 && event.event_type == RtmpEventType::Play {
+            let why = CString::new("no players here").unwrap();
+            state.record(
+                "reject",
+                rtmp_server_reject(server, event.conn, event.decision, null(), why.as_ptr()),
+            );
+        } else if event.decision != 0 {
             state.record(
                 "accept",
                 rtmp_server_accept(server, event.conn, event.decision),
@@ -453,6 +459,25 @@ fn server_callbacks_may_decide_tap_and_publish_but_not_poll_or_free() {
     let (_, message) = state.result("free").unwrap();
     assert!(message.contains("own callback"), "{message}");
     assert_eq!(state.result("publisher").unwrap().0, RtmpResult::Ok);
+    let mut player = null_mut();
+    // SAFETY: live handles, valid strings.
+    unsafe {
+        let url = url(&addr, "decided");
+        assert_eq!(
+            rtmp_client_play(url.as_ptr(), null(), &mut player),
+            RtmpResult::Ok
+        );
+        assert_eq!(rtmp_client_wait_started(player, 5000), RtmpResult::Protocol);
+        assert!(last_error().contains("no players here"), "{}", last_error());
+        rtmp_client_free(player);
+    }
+    // The callback records after the call returns, which may be after the client heard.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while state.result("reject").is_none() {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(state.result("reject").unwrap().0, RtmpResult::Ok);
     // SAFETY: owned handles freed once, outside any callback.
     unsafe {
         rtmp_client_free(client);
