@@ -223,7 +223,8 @@ int main(int argc, char **argv) {
     CHECK(rtmp_client_close(publisher));
     rtmp_client_stats stats;
     CHECK(rtmp_client_get_stats(publisher, &stats));
-    for (int waited = 0; !atomic_load(&player_state.ended) && waited < 60000; waited += 50) {
+    int unpublished = 0;
+    for (int waited = 0; !(unpublished && atomic_load(&player_state.ended)) && waited < 60000; waited += 50) {
         rtmp_event ev;
         rtmp_result rc;
         while ((rc = rtmp_server_poll(server, 0, &ev)) == RTMP_RESULT_OK) {
@@ -233,6 +234,7 @@ int main(int argc, char **argv) {
                 CHECK(rtmp_publisher_set_metadata(copy, ev.metadata));
                 saw_metadata = width > 0;
             }
+            unpublished |= ev.event_type == RTMP_EVENT_TYPE_UNPUBLISH && strcmp(ev.stream, "cycle") == 0;
             if (ev.event_type == RTMP_EVENT_TYPE_FRAME && nkept < 8) {
                 CHECK(rtmp_frame_retain(ev.frame, &kept[nkept++]));
             }
