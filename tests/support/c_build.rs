@@ -22,6 +22,7 @@ pub fn prefix() -> &'static Path {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let binary = std::env::current_exe().unwrap();
         let name = binary.file_stem().unwrap().to_string_lossy().into_owned();
+        assert_libraries_are_current(root);
         let prefix = scratch().join(format!("prefix-{name}"));
         let _ = std::fs::remove_dir_all(&prefix);
         let out = Command::new("bash")
@@ -97,4 +98,35 @@ pub fn compile(source: &str, output: &Path, link: Link) {
         "{compiler} {source} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// `cargo test` builds the rlib its tests link, not the cdylib and staticlib the C programs
+/// link: fail, rather than test an old library, when a source is newer than them.
+fn assert_libraries_are_current(root: &Path) {
+    fn newest(dir: &Path) -> std::time::SystemTime {
+        let mut latest = std::time::SystemTime::UNIX_EPOCH;
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            let time = if path.is_dir() {
+                newest(&path)
+            } else {
+                entry.metadata().unwrap().modified().unwrap()
+            };
+            latest = latest.max(time);
+        }
+        latest
+    }
+    let sources = newest(&root.join("src"))
+        .max(std::fs::metadata(root.join("build.rs")).unwrap().modified().unwrap());
+    for lib in ["librtmp_core.so", "librtmp_core.a"] {
+        let path = library_dir().join(lib);
+        let built = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .unwrap_or(std::time::SystemTime::UNIX_EPOCH);
+        assert!(
+            built >= sources,
+            "{} is older than the sources: run `cargo build --lib` before these tests",
+            path.display()
+        );
+    }
 }
