@@ -5,7 +5,7 @@
 #
 #   Debian packages : ffmpeg (+ffprobe), rtmpdump, nginx + libnginx-mod-rtmp,
 #                     gst-launch-1.0 with rtmp2src/rtmp2sink/x264enc, tshark, valgrind,
-#                     pkg-config (the C API tests build against an installed tree)
+#                     pkg-config and cmake (the C API tests build against an installed tree)
 #   Python venv     : target/test-venv with imageio-ffmpeg (a recent static ffmpeg that
 #                     speaks Enhanced RTMP) and pytest
 #
@@ -37,7 +37,7 @@ APT_PACKAGES=(
     ffmpeg rtmpdump nginx libnginx-mod-rtmp
     gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
     gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
-    tshark valgrind pkgconf
+    tshark valgrind pkgconf cmake
 )
 
 pkg_installed() {
@@ -89,6 +89,7 @@ need_cmd gst-inspect-1.0 gstreamer1.0-tools
 need_cmd tshark tshark
 need_cmd valgrind valgrind
 need_cmd pkg-config pkgconf
+need_cmd cmake cmake
 
 # (capture first: grep -q closing the pipe early would trip pipefail)
 ff_protocols="$(ffmpeg -hide_banner -protocols 2>/dev/null || true)"

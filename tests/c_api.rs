@@ -239,3 +239,70 @@ fn run_cycle(source_file: &str, expect: &str) {
         }
     }
 }
+
+/// The CMake package: a consumer project finds rtmp_core in the scratch prefix and builds
+/// the C example against the shared target and the C++ one against the static target; a
+/// project asking for a newer minor version does not find it.
+#[test]
+fn cmake_projects_find_the_installed_package() {
+    require("cmake");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let project = scratch().join("cmake-consumer");
+    let _ = std::fs::remove_dir_all(&project);
+    std::fs::create_dir_all(project.join("newer")).unwrap();
+    std::fs::write(
+        project.join("CMakeLists.txt"),
+        format!(
+            "cmake_minimum_required(VERSION 3.16)\n\
+             project(consumer C CXX)\n\
+             find_package(rtmp_core {major}.{minor} REQUIRED)\n\
+             add_executable(server_c {root}/examples/c/server.c)\n\
+             target_compile_options(server_c PRIVATE -Wall -Wextra -Werror)\n\
+             target_link_libraries(server_c PRIVATE rtmp_core::rtmp_core)\n\
+             add_executable(server_cpp {root}/examples/cpp/server.cpp)\n\
+             set_target_properties(server_cpp PROPERTIES CXX_STANDARD 17)\n\
+             target_compile_options(server_cpp PRIVATE -Wall -Wextra -Werror)\n\
+             target_link_libraries(server_cpp PRIVATE rtmp_core::static)\n",
+            major = env!("CARGO_PKG_VERSION_MAJOR"),
+            minor = env!("CARGO_PKG_VERSION_MINOR"),
+            root = root.display(),
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("newer/CMakeLists.txt"),
+        format!(
+            "cmake_minimum_required(VERSION 3.16)\n\
+             project(newer NONE)\n\
+             find_package(rtmp_core {}.{} QUIET)\n\
+             if(rtmp_core_FOUND)\n  message(FATAL_ERROR \"a newer minor version was accepted\")\n\
+             endif()\n",
+            env!("CARGO_PKG_VERSION_MAJOR"),
+            env!("CARGO_PKG_VERSION_MINOR").parse::<u32>().unwrap() + 1,
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str], dir: &Path| {
+        let out = Command::new("cmake")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "cmake {args:?}:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let prefix_path = format!("-DCMAKE_PREFIX_PATH={}", prefix().display());
+    run(&["-S", ".", "-B", "build", &prefix_path], &project);
+    run(&["--build", "build"], &project);
+    for binary in ["server_c", "server_cpp"] {
+        assert!(project.join("build").join(binary).exists(), "{binary}");
+    }
+    run(
+        &["-S", ".", "-B", "build", &prefix_path],
+        &project.join("newer"),
+    );
+}
