@@ -380,7 +380,7 @@ const char *rtmp_version(void);
 // has its own last error.
 size_t rtmp_last_error(char *buf, size_t len);
 
-// Connects to `url` (rtmp://host[:port]/app/stream) and publishes, on a thread the
+// Connects to `url` (`rtmp://host[:port]/app/stream`) and publishes, on a thread the
 // library owns. Returns at once: frames written before the publish starts wait in the
 // queue; `rtmp_client_wait_started` waits for it. `options` may be NULL (defaults) and
 // stays yours. On success `*out` gets a client to release with `rtmp_client_free`; on

@@ -230,7 +230,7 @@ unsafe fn start(
     }
 }
 
-/// Connects to `url` (rtmp://host[:port]/app/stream) and publishes, on a thread the
+/// Connects to `url` (`rtmp://host[:port]/app/stream`) and publishes, on a thread the
 /// library owns. Returns at once: frames written before the publish starts wait in the
 /// queue; `rtmp_client_wait_started` waits for it. `options` may be NULL (defaults) and
 /// stays yours. On success `*out` gets a client to release with `rtmp_client_free`; on
