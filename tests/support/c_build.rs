@@ -116,8 +116,12 @@ fn assert_libraries_are_current(root: &Path) {
         }
         latest
     }
-    let sources = newest(&root.join("src"))
-        .max(std::fs::metadata(root.join("build.rs")).unwrap().modified().unwrap());
+    let sources = newest(&root.join("src")).max(
+        std::fs::metadata(root.join("build.rs"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+    );
     for lib in ["librtmp_core.so", "librtmp_core.a"] {
         let path = library_dir().join(lib);
         let built = std::fs::metadata(&path)
