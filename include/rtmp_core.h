@@ -66,13 +66,6 @@ typedef int32_t rtmp_result;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
-// Audio or video.
-typedef enum {
-  RTMP_MEDIA_KIND_NONE = 0,
-  RTMP_MEDIA_KIND_AUDIO = 8,
-  RTMP_MEDIA_KIND_VIDEO = 9,
-} rtmp_media_kind;
-
 // What a client notice is about.
 typedef enum {
   // Connected to the application.
@@ -96,6 +89,43 @@ typedef enum {
   RTMP_CLIENT_NOTICE_TYPE_DISCONNECTED = 9,
 } rtmp_client_notice_type;
 
+// Audio or video.
+typedef enum {
+  RTMP_MEDIA_KIND_NONE = 0,
+  RTMP_MEDIA_KIND_AUDIO = 8,
+  RTMP_MEDIA_KIND_VIDEO = 9,
+} rtmp_media_kind;
+
+// Severity of a log record, and the threshold of a log callback.
+typedef enum {
+  RTMP_LOG_LEVEL_OFF = 0,
+  RTMP_LOG_LEVEL_ERROR = 1,
+  RTMP_LOG_LEVEL_WARN = 2,
+  RTMP_LOG_LEVEL_INFO = 3,
+  RTMP_LOG_LEVEL_DEBUG = 4,
+  RTMP_LOG_LEVEL_TRACE = 5,
+} rtmp_log_level;
+
+// What an event is about.
+typedef enum {
+  // A client connects (`app`; `detail` is the peer address).
+  RTMP_EVENT_TYPE_CONNECT = 1,
+  // A client starts publishing `app`/`stream` (`detail`: live, record or append).
+  RTMP_EVENT_TYPE_PUBLISH = 2,
+  // A client starts playing `app`/`stream`.
+  RTMP_EVENT_TYPE_PLAY = 3,
+  // A publish ended.
+  RTMP_EVENT_TYPE_UNPUBLISH = 4,
+  // A player stopped.
+  RTMP_EVENT_TYPE_PLAY_STOP = 5,
+  // A publisher sent metadata.
+  RTMP_EVENT_TYPE_METADATA = 6,
+  // A frame of a tapped stream: `media`, `timestamp`, flags, `data`/`len`.
+  RTMP_EVENT_TYPE_FRAME = 7,
+  // A connection closed (`detail` says why).
+  RTMP_EVENT_TYPE_DISCONNECT = 8,
+} rtmp_event_type;
+
 // How a publisher asks the server to treat the stream.
 typedef enum {
   RTMP_PUBLISH_TYPE_LIVE = 0,
@@ -110,16 +140,6 @@ typedef enum {
   // Plain handshake.
   RTMP_HANDSHAKE_SIMPLE = 1,
 } rtmp_handshake;
-
-// Severity of a log record, and the threshold of a log callback.
-typedef enum {
-  RTMP_LOG_LEVEL_OFF = 0,
-  RTMP_LOG_LEVEL_ERROR = 1,
-  RTMP_LOG_LEVEL_WARN = 2,
-  RTMP_LOG_LEVEL_INFO = 3,
-  RTMP_LOG_LEVEL_DEBUG = 4,
-  RTMP_LOG_LEVEL_TRACE = 5,
-} rtmp_log_level;
 
 // What a packager takes.
 typedef enum {
@@ -146,26 +166,6 @@ typedef enum {
   // Enhanced RTMP (FourCC headers): needed for HEVC, AV1 and Opus on most peers.
   RTMP_TAG_FORMAT_ENHANCED = 1,
 } rtmp_tag_format;
-
-// What an event is about.
-typedef enum {
-  // A client connects (`app`; `detail` is the peer address).
-  RTMP_EVENT_TYPE_CONNECT = 1,
-  // A client starts publishing `app`/`stream` (`detail`: live, record or append).
-  RTMP_EVENT_TYPE_PUBLISH = 2,
-  // A client starts playing `app`/`stream`.
-  RTMP_EVENT_TYPE_PLAY = 3,
-  // A publish ended.
-  RTMP_EVENT_TYPE_UNPUBLISH = 4,
-  // A player stopped.
-  RTMP_EVENT_TYPE_PLAY_STOP = 5,
-  // A publisher sent metadata.
-  RTMP_EVENT_TYPE_METADATA = 6,
-  // A frame of a tapped stream: `media`, `timestamp`, flags, `data`/`len`.
-  RTMP_EVENT_TYPE_FRAME = 7,
-  // A connection closed (`detail` says why).
-  RTMP_EVENT_TYPE_DISCONNECT = 8,
-} rtmp_event_type;
 
 // A publishing or playing client, made by `rtmp_client_publish` / `rtmp_client_play`
 // and released by `rtmp_client_free`. Every function taking a client is thread-safe
@@ -410,15 +410,15 @@ rtmp_result rtmp_client_play(const char *url,
 // `client` live.
 rtmp_result rtmp_client_wait_started(const rtmp_client *client, uint32_t timeout_ms);
 
-// Queues one frame: an FLV audio or video tag body (`data`/`len`, copied) with its
-// timestamp in milliseconds; keyframe and sequence-header flags are read from the body.
+// Queues one frame: an FLV audio or video tag body (`data`/`len`, copied) of `kind` (an
+// `rtmp_media_kind`) with its timestamp in milliseconds; keyframe and sequence-header flags are read from the body.
 // Never blocks. Fails with QUEUE_FULL when the queue is over its byte bound, CLOSED
 // after close, INVALID_STATE on a playing client.
 //
 // # Safety
 // `client` live; `data` readable for `len` bytes.
 rtmp_result rtmp_client_write(const rtmp_client *client,
-                              rtmp_media_kind kind,
+                              int32_t kind,
                               uint32_t timestamp,
                               const uint8_t *data,
                               size_t len);
@@ -509,18 +509,17 @@ rtmp_result rtmp_client_options_flash_ver(rtmp_client_options *options, const ch
 // `options` live.
 rtmp_result rtmp_client_options_connect_timeout(rtmp_client_options *options, uint32_t timeout_ms);
 
-// Sets the publish type (default LIVE).
+// Sets the publish type, an `rtmp_publish_type` (default LIVE).
 //
 // # Safety
 // `options` live.
-rtmp_result rtmp_client_options_publish_type(rtmp_client_options *options,
-                                             rtmp_publish_type publish_type);
+rtmp_result rtmp_client_options_publish_type(rtmp_client_options *options, int32_t publish_type);
 
-// Sets the handshake (default DIGEST).
+// Sets the handshake, an `rtmp_handshake` (default DIGEST).
 //
 // # Safety
 // `options` live.
-rtmp_result rtmp_client_options_handshake(rtmp_client_options *options, rtmp_handshake handshake);
+rtmp_result rtmp_client_options_handshake(rtmp_client_options *options, int32_t handshake);
 
 // Turns automatic reconnection on (`enabled`) or off (the default). On: after a lost
 // connection the client waits `initial_backoff_ms`, doubling up to `max_backoff_ms`,
@@ -559,12 +558,12 @@ rtmp_result rtmp_client_options_play_range(rtmp_client_options *options,
 
 // Makes an owned frame of an FLV tag body (copied), with keyframe and sequence-header
 // flags read from the body. On success `*out` gets a frame to release with
-// `rtmp_frame_free`; on error `*out` is untouched. `kind` must be AUDIO or VIDEO and
-// `len` non-zero. Thread-safe.
+// `rtmp_frame_free`; on error `*out` is untouched. `kind` is an `rtmp_media_kind`, AUDIO
+// or VIDEO; `len` must be non-zero. Thread-safe.
 //
 // # Safety
 // `data` readable for `len` bytes; `out` writable.
-rtmp_result rtmp_frame_new(rtmp_media_kind kind,
+rtmp_result rtmp_frame_new(int32_t kind,
                            uint32_t timestamp,
                            const uint8_t *data,
                            size_t len,
@@ -593,7 +592,7 @@ rtmp_result rtmp_frame_get_info(const rtmp_frame *frame, rtmp_frame_info *out);
 // `frame` must be NULL or an owned frame not used afterwards.
 void rtmp_frame_free(rtmp_frame *frame);
 
-// Sends the library's log records at `level` or more severe to `callback(userdata,
+// Sends the library's log records at `level` (an `rtmp_log_level`) or more severe to `callback(userdata,
 // level, target, message)`, replacing the callback set before; a NULL callback (or level
 // OFF) removes it. Once this returns the previous callback gets no new records (one being
 // delivered on another thread may still finish). Fails with INVALID_STATE when the
@@ -602,15 +601,18 @@ void rtmp_frame_free(rtmp_frame *frame);
 // # Safety
 // `callback` must be safe to call from any thread, concurrently, with `userdata` until it
 // is replaced or removed.
-rtmp_result rtmp_set_log_callback(rtmp_log_level level, rtmp_log_callback callback, void *userdata);
+rtmp_result rtmp_set_log_callback(int32_t level,
+                                  rtmp_log_callback callback,
+                                  void *userdata);
 
-// Makes a packager for `codec` writing `format` tag headers. On success `*out` gets a
+// Makes a packager for `codec` (an `rtmp_codec`) writing `format` (an `rtmp_tag_format`)
+// tag headers. On success `*out` gets a
 // packager to release with `rtmp_packager_free`; on error (AV1 with LEGACY, OPUS, an
 // unknown value: INVALID_ARGUMENT) `*out` is untouched. Thread-safe.
 //
 // # Safety
 // `out` writable.
-rtmp_result rtmp_packager_new(rtmp_codec codec, rtmp_tag_format format, rtmp_packager **out);
+rtmp_result rtmp_packager_new(int32_t codec, int32_t format, rtmp_packager **out);
 
 // Makes an Opus packager (Enhanced RTMP) for `channels` channels (1..=2; more need an
 // OpusHead with a mapping table through `rtmp_packager_set_config`), with the encoder's
@@ -772,14 +774,14 @@ rtmp_result rtmp_server_publisher_new(const rtmp_server *server,
                                       const char *stream,
                                       rtmp_publisher **out);
 
-// Publishes one FLV tag body (copied) at `timestamp` ms; flags are read from the body.
+// Publishes one FLV tag body (copied) of `kind` (an `rtmp_media_kind`) at `timestamp` ms; flags are read from the body.
 // Sequence headers are kept for late joiners. INVALID_ARGUMENT for an empty body or a
 // kind other than AUDIO/VIDEO.
 //
 // # Safety
 // `publisher` live; `data` readable for `len` bytes.
 rtmp_result rtmp_publisher_write(const rtmp_publisher *publisher,
-                                 rtmp_media_kind kind,
+                                 int32_t kind,
                                  uint32_t timestamp,
                                  const uint8_t *data,
                                  size_t len);

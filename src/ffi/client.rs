@@ -286,8 +286,8 @@ pub unsafe extern "C" fn rtmp_client_wait_started(
     })
 }
 
-/// Queues one frame: an FLV audio or video tag body (`data`/`len`, copied) with its
-/// timestamp in milliseconds; keyframe and sequence-header flags are read from the body.
+/// Queues one frame: an FLV audio or video tag body (`data`/`len`, copied) of `kind` (an
+/// `rtmp_media_kind`) with its timestamp in milliseconds; keyframe and sequence-header flags are read from the body.
 /// Never blocks. Fails with QUEUE_FULL when the queue is over its byte bound, CLOSED
 /// after close, INVALID_STATE on a playing client.
 ///
@@ -296,7 +296,7 @@ pub unsafe extern "C" fn rtmp_client_wait_started(
 #[no_mangle]
 pub unsafe extern "C" fn rtmp_client_write(
     client: *const RtmpClient,
-    kind: RtmpMediaKind,
+    kind: i32,
     timestamp: u32,
     data: *const u8,
     len: usize,

@@ -115,18 +115,18 @@ pub unsafe extern "C" fn rtmp_client_options_connect_timeout(
     })
 }
 
-/// Sets the publish type (default LIVE).
+/// Sets the publish type, an `rtmp_publish_type` (default LIVE).
 ///
 /// # Safety
 /// `options` live.
 #[no_mangle]
 pub unsafe extern "C" fn rtmp_client_options_publish_type(
     options: *mut RtmpClientOptions,
-    publish_type: RtmpPublishType,
+    publish_type: i32,
 ) -> RtmpResult {
     boundary(|| {
         let options = options_mut!(options);
-        options.publish_type = match publish_type as i32 {
+        options.publish_type = match publish_type {
             0 => PublishType::Live,
             1 => PublishType::Record,
             2 => PublishType::Append,
@@ -136,18 +136,18 @@ pub unsafe extern "C" fn rtmp_client_options_publish_type(
     })
 }
 
-/// Sets the handshake (default DIGEST).
+/// Sets the handshake, an `rtmp_handshake` (default DIGEST).
 ///
 /// # Safety
 /// `options` live.
 #[no_mangle]
 pub unsafe extern "C" fn rtmp_client_options_handshake(
     options: *mut RtmpClientOptions,
-    handshake: RtmpHandshake,
+    handshake: i32,
 ) -> RtmpResult {
     boundary(|| {
         let options = options_mut!(options);
-        options.handshake_mode = match handshake as i32 {
+        options.handshake_mode = match handshake {
             0 => HandshakeMode::Digest,
             1 => HandshakeMode::Simple,
             _ => return fail_with(RtmpResult::InvalidArgument, "unknown handshake"),

@@ -31,9 +31,11 @@ impl RtmpMediaKind {
         }
     }
 
-    /// The Rust kind, or INVALID_ARGUMENT (with the last error set) for NONE or junk.
-    pub(crate) fn to_rust(self) -> Result<MediaKind, RtmpResult> {
-        match self as i32 {
+    /// The Rust kind of an `rtmp_media_kind` argument, or INVALID_ARGUMENT (with the last
+    /// error set) for NONE or junk. Arguments arrive as integers, never as the enum: a value
+    /// C passes that is no variant would be undefined behaviour as a Rust enum.
+    pub(crate) fn from_arg(kind: i32) -> Result<MediaKind, RtmpResult> {
+        match kind {
             8 => Ok(MediaKind::Audio),
             9 => Ok(MediaKind::Video),
             _ => Err(fail_with(
@@ -89,12 +91,12 @@ impl RtmpFrame {
 /// # Safety
 /// `data` must be NULL (with `len` 0) or readable for `len` bytes.
 pub(crate) unsafe fn frame_arg(
-    kind: RtmpMediaKind,
+    kind: i32,
     timestamp: u32,
     data: *const u8,
     len: usize,
 ) -> Result<Frame, RtmpResult> {
-    let kind = kind.to_rust()?;
+    let kind = RtmpMediaKind::from_arg(kind)?;
     // SAFETY: forwarded from the caller's contract.
     let body = unsafe { bytes_arg(data, len) }?;
     if body.is_empty() {
@@ -109,14 +111,14 @@ pub(crate) unsafe fn frame_arg(
 
 /// Makes an owned frame of an FLV tag body (copied), with keyframe and sequence-header
 /// flags read from the body. On success `*out` gets a frame to release with
-/// `rtmp_frame_free`; on error `*out` is untouched. `kind` must be AUDIO or VIDEO and
-/// `len` non-zero. Thread-safe.
+/// `rtmp_frame_free`; on error `*out` is untouched. `kind` is an `rtmp_media_kind`, AUDIO
+/// or VIDEO; `len` must be non-zero. Thread-safe.
 ///
 /// # Safety
 /// `data` readable for `len` bytes; `out` writable.
 #[no_mangle]
 pub unsafe extern "C" fn rtmp_frame_new(
-    kind: RtmpMediaKind,
+    kind: i32,
     timestamp: u32,
     data: *const u8,
     len: usize,

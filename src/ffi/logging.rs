@@ -51,7 +51,7 @@ pub type RtmpLogCallback = Option<
 /// The C sink now registered, if any.
 static C_SINK: Mutex<Option<SinkId>> = Mutex::new(None);
 
-/// Sends the library's log records at `level` or more severe to `callback(userdata,
+/// Sends the library's log records at `level` (an `rtmp_log_level`) or more severe to `callback(userdata,
 /// level, target, message)`, replacing the callback set before; a NULL callback (or level
 /// OFF) removes it. Once this returns the previous callback gets no new records (one being
 /// delivered on another thread may still finish). Fails with INVALID_STATE when the
@@ -62,12 +62,12 @@ static C_SINK: Mutex<Option<SinkId>> = Mutex::new(None);
 /// is replaced or removed.
 #[no_mangle]
 pub unsafe extern "C" fn rtmp_set_log_callback(
-    level: RtmpLogLevel,
+    level: i32,
     callback: RtmpLogCallback,
     userdata: *mut c_void,
 ) -> RtmpResult {
     boundary(|| {
-        let filter = match level as i32 {
+        let filter = match level {
             0 => LevelFilter::Off,
             1 => LevelFilter::Error,
             2 => LevelFilter::Warn,

@@ -118,8 +118,10 @@ fn audio(out: PackagedAudio, timestamp: u32, frames: &mut Packaged) {
 }
 
 impl Inner {
-    fn new(codec: RtmpCodec, format: RtmpTagFormat) -> Result<Self, RtmpResult> {
-        let enhanced = match format as i32 {
+    /// From `rtmp_codec` and `rtmp_tag_format` arguments (integers: see
+    /// `RtmpMediaKind::from_arg`).
+    fn new(codec: i32, format: i32) -> Result<Self, RtmpResult> {
+        let enhanced = match format {
             0 => false,
             1 => true,
             _ => return Err(fail_with(RtmpResult::InvalidArgument, "unknown tag format")),
@@ -136,7 +138,7 @@ impl Inner {
                 AacPackager::new()
             }
         };
-        Ok(match codec as i32 {
+        Ok(match codec {
             1 => Inner::H264(AvcPackager::with_format(video_format)),
             2 => Inner::Hevc(HevcPackager::with_format(video_format)),
             3 if enhanced => Inner::Av1(Av1Packager::new()),
@@ -229,7 +231,8 @@ impl RtmpPackager {
     }
 }
 
-/// Makes a packager for `codec` writing `format` tag headers. On success `*out` gets a
+/// Makes a packager for `codec` (an `rtmp_codec`) writing `format` (an `rtmp_tag_format`)
+/// tag headers. On success `*out` gets a
 /// packager to release with `rtmp_packager_free`; on error (AV1 with LEGACY, OPUS, an
 /// unknown value: INVALID_ARGUMENT) `*out` is untouched. Thread-safe.
 ///
@@ -237,8 +240,8 @@ impl RtmpPackager {
 /// `out` writable.
 #[no_mangle]
 pub unsafe extern "C" fn rtmp_packager_new(
-    codec: RtmpCodec,
-    format: RtmpTagFormat,
+    codec: i32,
+    format: i32,
     out: *mut *mut RtmpPackager,
 ) -> RtmpResult {
     boundary(|| {
@@ -418,7 +421,7 @@ fn write_packaged(
         };
         let inner = match slot {
             Some(inner) => inner,
-            None => match Inner::new(codec, RtmpTagFormat::Legacy) {
+            None => match Inner::new(codec as i32, RtmpTagFormat::Legacy as i32) {
                 Ok(inner) => slot.insert(inner),
                 Err(code) => return code,
             },

@@ -5,8 +5,8 @@ use std::ffi::c_char;
 
 use super::frame::frame_arg;
 use super::{
-    boundary, fail, fail_with, handle, out_param, str_arg, RtmpFrame, RtmpMediaKind, RtmpMetadata,
-    RtmpResult, RtmpServer,
+    boundary, fail, fail_with, handle, out_param, str_arg, RtmpFrame, RtmpMetadata, RtmpResult,
+    RtmpServer,
 };
 use crate::LocalPublisher;
 
@@ -51,7 +51,7 @@ pub unsafe extern "C" fn rtmp_server_publisher_new(
     })
 }
 
-/// Publishes one FLV tag body (copied) at `timestamp` ms; flags are read from the body.
+/// Publishes one FLV tag body (copied) of `kind` (an `rtmp_media_kind`) at `timestamp` ms; flags are read from the body.
 /// Sequence headers are kept for late joiners. INVALID_ARGUMENT for an empty body or a
 /// kind other than AUDIO/VIDEO.
 ///
@@ -60,7 +60,7 @@ pub unsafe extern "C" fn rtmp_server_publisher_new(
 #[no_mangle]
 pub unsafe extern "C" fn rtmp_publisher_write(
     publisher: *const RtmpPublisher,
-    kind: RtmpMediaKind,
+    kind: i32,
     timestamp: u32,
     data: *const u8,
     len: usize,

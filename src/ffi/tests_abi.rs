@@ -189,7 +189,7 @@ fn a_client_publishes_through_packagers_and_the_server_sees_it_all() {
             );
         }
         assert_eq!(
-            rtmp_client_write(client, RtmpMediaKind::None, 0, [1u8].as_ptr(), 1),
+            rtmp_client_write(client, RtmpMediaKind::None as i32, 0, [1u8].as_ptr(), 1),
             RtmpResult::InvalidArgument
         );
     }
@@ -252,7 +252,13 @@ fn a_client_publishes_through_packagers_and_the_server_sees_it_all() {
         assert!(stats.assume_init().frames_sent >= 20);
         assert_eq!(rtmp_client_close(client), RtmpResult::Ok);
         assert_eq!(
-            rtmp_client_write(client, RtmpMediaKind::Audio, 0, [0xAF, 1].as_ptr(), 2),
+            rtmp_client_write(
+                client,
+                RtmpMediaKind::Audio as i32,
+                0,
+                [0xAF, 1].as_ptr(),
+                2
+            ),
             RtmpResult::Closed
         );
         rtmp_client_free(client);
@@ -294,7 +300,11 @@ fn a_client_plays_what_a_local_publisher_sends() {
         );
         assert_eq!(rtmp_client_wait_started(client, 5000), RtmpResult::Ok);
         assert_eq!(
-            rtmp_packager_new(RtmpCodec::H264, RtmpTagFormat::Legacy, &mut packager),
+            rtmp_packager_new(
+                RtmpCodec::H264 as i32,
+                RtmpTagFormat::Legacy as i32,
+                &mut packager
+            ),
             RtmpResult::Ok
         );
         for i in 0..5i64 {
@@ -515,7 +525,13 @@ unsafe extern "C" fn client_reentry(userdata: *mut c_void, notice: *const RtmpCl
                 record("free", RtmpResult::InvalidState);
                 record(
                     "write",
-                    rtmp_client_write(client, RtmpMediaKind::Audio, 0, [0xAF, 1, 0].as_ptr(), 3),
+                    rtmp_client_write(
+                        client,
+                        RtmpMediaKind::Audio as i32,
+                        0,
+                        [0xAF, 1, 0].as_ptr(),
+                        3,
+                    ),
                 );
                 record("close", rtmp_client_close(client));
             }
@@ -596,12 +612,20 @@ fn log_records_reach_the_c_callback_until_it_is_removed() {
     // SAFETY: count_log is thread-safe and ignores userdata beyond comparing it.
     unsafe {
         assert_eq!(
-            rtmp_set_log_callback(RtmpLogLevel::Info, Some(count_log), 0x1234 as *mut c_void),
+            rtmp_set_log_callback(
+                RtmpLogLevel::Info as i32,
+                Some(count_log),
+                0x1234 as *mut c_void
+            ),
             RtmpResult::Ok
         );
         // Replacing keeps exactly one C sink.
         assert_eq!(
-            rtmp_set_log_callback(RtmpLogLevel::Info, Some(count_log), 0x1234 as *mut c_void),
+            rtmp_set_log_callback(
+                RtmpLogLevel::Info as i32,
+                Some(count_log),
+                0x1234 as *mut c_void
+            ),
             RtmpResult::Ok
         );
     }
@@ -609,7 +633,7 @@ fn log_records_reach_the_c_callback_until_it_is_removed() {
     log::warn!("counted once");
     assert_eq!(LOGGED.load(Ordering::Acquire), 1);
     // SAFETY: removing needs no callback.
-    unsafe { rtmp_set_log_callback(RtmpLogLevel::Info, None, null_mut()) };
+    unsafe { rtmp_set_log_callback(RtmpLogLevel::Info as i32, None, null_mut()) };
     log::warn!("after removal");
     assert_eq!(LOGGED.load(Ordering::Acquire), 1);
 }
@@ -622,12 +646,20 @@ fn packagers_emit_headers_then_frames_and_refuse_what_they_cannot_package() {
     // SAFETY: live handles and writable out-parameters throughout.
     unsafe {
         assert_eq!(
-            rtmp_packager_new(RtmpCodec::Av1, RtmpTagFormat::Legacy, &mut packager),
+            rtmp_packager_new(
+                RtmpCodec::Av1 as i32,
+                RtmpTagFormat::Legacy as i32,
+                &mut packager
+            ),
             RtmpResult::InvalidArgument
         );
         assert!(packager.is_null());
         assert_eq!(
-            rtmp_packager_new(RtmpCodec::H264, RtmpTagFormat::Legacy, &mut packager),
+            rtmp_packager_new(
+                RtmpCodec::H264 as i32,
+                RtmpTagFormat::Legacy as i32,
+                &mut packager
+            ),
             RtmpResult::Ok
         );
         let au = annexb(&[SPS, PPS, IDR]);
@@ -678,7 +710,11 @@ fn packagers_emit_headers_then_frames_and_refuse_what_they_cannot_package() {
 
         let mut aac = null_mut();
         assert_eq!(
-            rtmp_packager_new(RtmpCodec::AacAdts, RtmpTagFormat::Legacy, &mut aac),
+            rtmp_packager_new(
+                RtmpCodec::AacAdts as i32,
+                RtmpTagFormat::Legacy as i32,
+                &mut aac
+            ),
             RtmpResult::Ok
         );
         let mut two = adts(&[0x21, 0x10]);
@@ -706,7 +742,11 @@ fn packagers_emit_headers_then_frames_and_refuse_what_they_cannot_package() {
         rtmp_packager_free(aac);
 
         let mut raw = null_mut();
-        rtmp_packager_new(RtmpCodec::AacRaw, RtmpTagFormat::Enhanced, &mut raw);
+        rtmp_packager_new(
+            RtmpCodec::AacRaw as i32,
+            RtmpTagFormat::Enhanced as i32,
+            &mut raw,
+        );
         assert_eq!(
             rtmp_packager_push(raw, [0x21].as_ptr(), 1, 0, 0, &mut packets, &mut count),
             RtmpResult::InvalidArgument,
@@ -810,4 +850,41 @@ fn metadata_round_trips_through_an_flv_script_body() {
         rtmp_metadata_free(metadata);
     }
     assert_eq!(duration, 6.0);
+}
+
+#[test]
+fn enum_arguments_outside_their_values_are_refused_not_trusted() {
+    let options = rtmp_client_options_new();
+    let mut packager = null_mut();
+    let mut frame = null_mut();
+    // SAFETY: live handles and writable out-parameters; the odd values are the point.
+    unsafe {
+        assert_eq!(
+            rtmp_client_options_publish_type(options, 7),
+            RtmpResult::InvalidArgument
+        );
+        assert_eq!(
+            rtmp_client_options_handshake(options, -1),
+            RtmpResult::InvalidArgument
+        );
+        rtmp_client_options_free(options);
+        assert_eq!(
+            rtmp_packager_new(99, RtmpTagFormat::Legacy as i32, &mut packager),
+            RtmpResult::InvalidArgument
+        );
+        assert_eq!(
+            rtmp_packager_new(RtmpCodec::H264 as i32, 2, &mut packager),
+            RtmpResult::InvalidArgument
+        );
+        assert!(packager.is_null());
+        assert_eq!(
+            rtmp_frame_new(42, 0, [0xAF, 1].as_ptr(), 2, &mut frame),
+            RtmpResult::InvalidArgument
+        );
+        assert!(frame.is_null());
+        assert_eq!(
+            rtmp_set_log_callback(6, None, null_mut()),
+            RtmpResult::InvalidArgument
+        );
+    }
 }
