@@ -1,0 +1,302 @@
+//! Packagers, metadata, the log callback and argument checks: no network.
+
+use super::*;
+
+static LOGGED: AtomicUsize = AtomicUsize::new(0);
+
+unsafe extern "C" fn count_log(
+    userdata: *mut c_void,
+    level: RtmpLogLevel,
+    target: *const c_char,
+    message: *const c_char,
+) {
+    assert_eq!(userdata as usize, 0x1234);
+    assert!(level != RtmpLogLevel::Off);
+    // SAFETY: both strings are borrowed for the call.
+    let (target, _) = unsafe { (CStr::from_ptr(target), CStr::from_ptr(message)) };
+    if target.to_bytes().starts_with(b"rtmp_core::ffi::tests") {
+        LOGGED.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+#[test]
+fn log_records_reach_the_c_callback_until_it_is_removed() {
+    // SAFETY: count_log is thread-safe and ignores userdata beyond comparing it.
+    unsafe {
+        assert_eq!(
+            rtmp_set_log_callback(
+                RtmpLogLevel::Info as i32,
+                Some(count_log),
+                0x1234 as *mut c_void
+            ),
+            RtmpResult::Ok
+        );
+        // Replacing keeps exactly one C sink.
+        assert_eq!(
+            rtmp_set_log_callback(
+                RtmpLogLevel::Info as i32,
+                Some(count_log),
+                0x1234 as *mut c_void
+            ),
+            RtmpResult::Ok
+        );
+    }
+    log::debug!("below the level");
+    log::warn!("counted once");
+    assert_eq!(LOGGED.load(Ordering::Acquire), 1);
+    // SAFETY: removing needs no callback.
+    unsafe { rtmp_set_log_callback(RtmpLogLevel::Info as i32, None, null_mut()) };
+    log::warn!("after removal");
+    assert_eq!(LOGGED.load(Ordering::Acquire), 1);
+}
+
+#[test]
+fn packagers_emit_headers_then_frames_and_refuse_what_they_cannot_package() {
+    let mut packager = null_mut();
+    let mut packets: *const RtmpPacket = null();
+    let mut count = 0;
+    // SAFETY: live handles and writable out-parameters throughout.
+    unsafe {
+        assert_eq!(
+            rtmp_packager_new(
+                RtmpCodec::Av1 as i32,
+                RtmpTagFormat::Legacy as i32,
+                &mut packager
+            ),
+            RtmpResult::InvalidArgument
+        );
+        assert!(packager.is_null());
+        assert_eq!(
+            rtmp_packager_new(
+                RtmpCodec::H264 as i32,
+                RtmpTagFormat::Legacy as i32,
+                &mut packager
+            ),
+            RtmpResult::Ok
+        );
+        let au = annexb(&[SPS, PPS, IDR]);
+        assert_eq!(
+            rtmp_packager_push(
+                packager,
+                au.as_ptr(),
+                au.len(),
+                0,
+                -40,
+                &mut packets,
+                &mut count
+            ),
+            RtmpResult::InvalidArgument
+        );
+        assert!(last_error().contains("dts -40"), "{}", last_error());
+        assert_eq!(
+            rtmp_packager_push(
+                packager,
+                au.as_ptr(),
+                au.len(),
+                80,
+                40,
+                &mut packets,
+                &mut count
+            ),
+            RtmpResult::Ok
+        );
+        let out = std::slice::from_raw_parts(packets, count);
+        assert_eq!(out.len(), 2);
+        assert!(out[0].sequence_header && out[1].keyframe);
+        assert_eq!((out[1].timestamp, out[1].composition_time), (40, 40));
+        let body = std::slice::from_raw_parts(out[1].data, out[1].len);
+        assert_eq!(&body[..5], [0x17, 0x01, 0, 0, 40]);
+        // Configuration only: nothing to send.
+        let sets = annexb(&[SPS, PPS]);
+        rtmp_packager_push(
+            packager,
+            sets.as_ptr(),
+            sets.len(),
+            80,
+            80,
+            &mut packets,
+            &mut count,
+        );
+        assert_eq!(count, 0);
+        rtmp_packager_free(packager);
+
+        let mut aac = null_mut();
+        assert_eq!(
+            rtmp_packager_new(
+                RtmpCodec::AacAdts as i32,
+                RtmpTagFormat::Legacy as i32,
+                &mut aac
+            ),
+            RtmpResult::Ok
+        );
+        let mut two = adts(&[0x21, 0x10]);
+        two.extend(adts(&[0x21, 0x11]));
+        assert_eq!(
+            rtmp_packager_push(
+                aac,
+                two.as_ptr(),
+                two.len(),
+                1000,
+                1000,
+                &mut packets,
+                &mut count
+            ),
+            RtmpResult::Ok
+        );
+        let out = std::slice::from_raw_parts(packets, count);
+        let times: Vec<_> = out
+            .iter()
+            .map(|p| (p.sequence_header, p.timestamp))
+            .collect();
+        assert_eq!(times, [(true, 1000), (false, 1000), (false, 1023)]);
+        let header = std::slice::from_raw_parts(out[0].data, out[0].len);
+        assert_eq!(header, [0xAF, 0x00, 0x12, 0x10]);
+        rtmp_packager_free(aac);
+
+        let mut raw = null_mut();
+        rtmp_packager_new(
+            RtmpCodec::AacRaw as i32,
+            RtmpTagFormat::Enhanced as i32,
+            &mut raw,
+        );
+        assert_eq!(
+            rtmp_packager_push(raw, [0x21].as_ptr(), 1, 0, 0, &mut packets, &mut count),
+            RtmpResult::InvalidArgument,
+            "raw AAC needs a config first"
+        );
+        assert_eq!(
+            rtmp_packager_set_config(raw, [0x12, 0x10].as_ptr(), 2),
+            RtmpResult::Ok
+        );
+        assert_eq!(
+            rtmp_packager_push(raw, [0x21].as_ptr(), 1, 0, 0, &mut packets, &mut count),
+            RtmpResult::Ok
+        );
+        assert_eq!(count, 2);
+        rtmp_packager_free(raw);
+
+        let mut opus = null_mut();
+        assert_eq!(
+            rtmp_packager_new_opus(2, 312, 48000, &mut opus),
+            RtmpResult::Ok
+        );
+        rtmp_packager_push(
+            opus,
+            [0xFC, 0xFF, 0xFE].as_ptr(),
+            3,
+            20,
+            20,
+            &mut packets,
+            &mut count,
+        );
+        let out = std::slice::from_raw_parts(packets, count);
+        assert_eq!(
+            std::slice::from_raw_parts(out[1].data, out[1].len),
+            b"\x91Opus\xfc\xff\xfe"
+        );
+        rtmp_packager_free(opus);
+    }
+}
+
+#[test]
+fn metadata_round_trips_through_an_flv_script_body() {
+    use crate::protocol::amf0::Amf0Value;
+    use crate::protocol::command::DataMessage;
+    let body = DataMessage::on_metadata(Amf0Value::EcmaArray(vec![
+        ("duration".into(), Amf0Value::Number(6.0)),
+        ("encoder".into(), Amf0Value::String("Lavf59".into())),
+    ]))
+    .encode();
+    let mut metadata = null_mut();
+    let mut duration = 0.0;
+    let mut buf = [0 as c_char; 4];
+    let mut needed = 0;
+    let (duration_key, encoder_key) = (
+        CString::new("duration").unwrap(),
+        CString::new("encoder").unwrap(),
+    );
+    // SAFETY: live handles and writable out-parameters throughout.
+    unsafe {
+        assert_eq!(
+            rtmp_metadata_from_flv_body(b"\x02\x00\x01x".as_ptr(), 4, &mut metadata),
+            RtmpResult::InvalidArgument
+        );
+        assert_eq!(
+            rtmp_metadata_from_flv_body(body.as_ptr(), body.len(), &mut metadata),
+            RtmpResult::Ok
+        );
+        assert_eq!(rtmp_metadata_count(metadata), 2);
+        rtmp_metadata_get_number(metadata, duration_key.as_ptr(), &mut duration);
+        assert_eq!(
+            rtmp_metadata_get_string(
+                metadata,
+                encoder_key.as_ptr(),
+                buf.as_mut_ptr(),
+                4,
+                &mut needed
+            ),
+            RtmpResult::BufferTooSmall
+        );
+        assert_eq!(needed, 7);
+        let mut big = [0 as c_char; 8];
+        assert_eq!(
+            rtmp_metadata_get_string(
+                metadata,
+                encoder_key.as_ptr(),
+                big.as_mut_ptr(),
+                7,
+                null_mut()
+            ),
+            RtmpResult::Ok
+        );
+        assert_eq!(text(big.as_ptr()), "Lavf59");
+        assert_eq!(
+            rtmp_metadata_key(metadata, 1, big.as_mut_ptr(), 8, null_mut()),
+            RtmpResult::Ok
+        );
+        assert_eq!(text(big.as_ptr()), "encoder");
+        assert_eq!(
+            rtmp_metadata_get_number(metadata, encoder_key.as_ptr(), &mut duration),
+            RtmpResult::InvalidArgument
+        );
+        rtmp_metadata_free(metadata);
+    }
+    assert_eq!(duration, 6.0);
+}
+
+#[test]
+fn enum_arguments_outside_their_values_are_refused_not_trusted() {
+    let options = rtmp_client_options_new();
+    let mut packager = null_mut();
+    let mut frame = null_mut();
+    // SAFETY: live handles and writable out-parameters; the odd values are the point.
+    unsafe {
+        assert_eq!(
+            rtmp_client_options_publish_type(options, 7),
+            RtmpResult::InvalidArgument
+        );
+        assert_eq!(
+            rtmp_client_options_handshake(options, -1),
+            RtmpResult::InvalidArgument
+        );
+        rtmp_client_options_free(options);
+        assert_eq!(
+            rtmp_packager_new(99, RtmpTagFormat::Legacy as i32, &mut packager),
+            RtmpResult::InvalidArgument
+        );
+        assert_eq!(
+            rtmp_packager_new(RtmpCodec::H264 as i32, 2, &mut packager),
+            RtmpResult::InvalidArgument
+        );
+        assert!(packager.is_null());
+        assert_eq!(
+            rtmp_frame_new(42, 0, [0xAF, 1].as_ptr(), 2, &mut frame),
+            RtmpResult::InvalidArgument
+        );
+        assert!(frame.is_null());
+        assert_eq!(
+            rtmp_set_log_callback(6, None, null_mut()),
+            RtmpResult::InvalidArgument
+        );
+    }
+}
