@@ -180,7 +180,8 @@ impl Inner {
                 let mut frames = Vec::new();
                 for (i, out) in p.push_adts(data).map_err(media)?.into_iter().enumerate() {
                     let rate = p.config().map_or(44_100, |c| c.sample_rate.max(1));
-                    let offset = (i as i64 * 1024 * 1000) / rate as i64;
+                    // Rounded to the nearest millisecond, as ffmpeg's FLV muxer does.
+                    let offset = (i as i64 * 1024 * 1000 + rate as i64 / 2) / rate as i64;
                     audio(out, tag_time(pts + offset, "pts")?, &mut frames);
                 }
                 Ok(frames)

@@ -300,3 +300,102 @@ fn enum_arguments_outside_their_values_are_refused_not_trusted() {
         );
     }
 }
+
+/// Pushes `data` through a C packager; returns (timestamp, composition time, body) of each
+/// packet.
+fn push(packager: *mut RtmpPackager, data: &[u8], pts: i64, dts: i64) -> Vec<(u32, i32, Vec<u8>)> {
+    let mut packets: *const RtmpPacket = null();
+    let mut count = 0;
+    // SAFETY: a live packager, readable data, writable out-parameters; the packets are
+    // read before the next push.
+    unsafe {
+        assert_eq!(
+            rtmp_packager_push(
+                packager,
+                data.as_ptr(),
+                data.len(),
+                pts,
+                dts,
+                &mut packets,
+                &mut count
+            ),
+            RtmpResult::Ok,
+            "{}",
+            last_error()
+        );
+        std::slice::from_raw_parts(packets, count)
+            .iter()
+            .map(|p| {
+                let body = std::slice::from_raw_parts(p.data, p.len).to_vec();
+                (p.timestamp, p.composition_time, body)
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn c_packagers_write_exactly_what_ffmpeg_writes_for_b_frame_h264_and_adts_aac() {
+    use crate::media::enhanced::tests::{annexb_access_units, fixture, flv_tags};
+    use crate::media::flv::TagKind;
+    use crate::media::legacy::LegacyVideoHeader;
+
+    // x264 High profile with B-frames: pts != dts, composition offsets in every frame.
+    let annexb = fixture("avc.h264");
+    let units = annexb_access_units(&annexb, |n| n[0] & 0x1F == 9);
+    let tags = flv_tags("avc.flv", TagKind::Video);
+    let (header, frames) = tags.split_first().unwrap();
+    let frames: Vec<_> = frames.iter().filter(|t| t.body[1] == 1).collect();
+    assert_eq!(units.len(), frames.len());
+    let mut packager = null_mut();
+    // SAFETY: a writable out-parameter.
+    unsafe {
+        rtmp_packager_new(
+            RtmpCodec::H264 as i32,
+            RtmpTagFormat::Legacy as i32,
+            &mut packager,
+        )
+    };
+    let mut b_frames = 0;
+    for (i, (unit, tag)) in units.iter().zip(&frames).enumerate() {
+        let (h, _) = LegacyVideoHeader::parse(&tag.body).unwrap();
+        let dts = tag.timestamp as i64;
+        let mut out = push(packager, unit, dts + h.composition_time as i64, dts);
+        if i == 0 {
+            assert_eq!(out.remove(0), (tag.timestamp, 0, header.body.to_vec()));
+        }
+        assert_eq!(
+            out,
+            [(tag.timestamp, h.composition_time, tag.body.to_vec())],
+            "frame {i}"
+        );
+        b_frames += (h.composition_time != 0) as usize;
+    }
+    assert!(b_frames > 10, "the fixture has composition offsets");
+    // SAFETY: freed once.
+    unsafe { rtmp_packager_free(packager) };
+
+    // AAC in ADTS, the whole file in one push: ffmpeg's bodies and timestamps.
+    let adts = fixture("aac.adts");
+    let tags = flv_tags("aac.flv", TagKind::Audio);
+    // ffmpeg writes an empty sequence header first, then the real one.
+    let (header, frames) = (&tags[1], &tags[2..]);
+    let mut packager = null_mut();
+    // SAFETY: a writable out-parameter.
+    unsafe {
+        rtmp_packager_new(
+            RtmpCodec::AacAdts as i32,
+            RtmpTagFormat::Legacy as i32,
+            &mut packager,
+        )
+    };
+    let start = frames[0].timestamp as i64;
+    let mut out = push(packager, &adts, start, start);
+    assert_eq!(out.remove(0), (header.timestamp, 0, header.body.to_vec()));
+    let theirs: Vec<_> = frames
+        .iter()
+        .map(|t| (t.timestamp, 0, t.body.to_vec()))
+        .collect();
+    assert_eq!(out, theirs);
+    // SAFETY: freed once.
+    unsafe { rtmp_packager_free(packager) };
+}
