@@ -399,3 +399,68 @@ fn c_packagers_write_exactly_what_ffmpeg_writes_for_b_frame_h264_and_adts_aac() 
     // SAFETY: freed once.
     unsafe { rtmp_packager_free(packager) };
 }
+
+#[test]
+fn c_packagers_write_ffmpegs_hevc_frames_and_av1_records_in_enhanced_rtmp() {
+    use crate::media::enhanced::tests::{annexb_access_units, fixture, flv_tags};
+    use crate::media::enhanced::ExVideoHeader;
+    use crate::media::flv::TagKind;
+
+    let new = |codec: RtmpCodec| {
+        let mut packager = null_mut();
+        // SAFETY: a writable out-parameter.
+        let result = unsafe {
+            rtmp_packager_new(codec as i32, RtmpTagFormat::Enhanced as i32, &mut packager)
+        };
+        assert_eq!(result, RtmpResult::Ok);
+        packager
+    };
+    // HEVC with B-frames: every frame body as ffmpeg's; the record differs only in
+    // hvcC's array_completeness flags (see media::hevc), so only its header is compared.
+    let annexb = fixture("hevc.h265");
+    let units = annexb_access_units(&annexb, |n| (n[0] >> 1) & 0x3F == 35);
+    let tags = flv_tags("hevc.flv", TagKind::Video);
+    let frames: Vec<_> = tags
+        .iter()
+        .filter(|t| matches!(t.body[0] & 0x0F, 1 | 3))
+        .collect();
+    assert_eq!(units.len(), frames.len());
+    let packager = new(RtmpCodec::Hevc);
+    for (i, (unit, tag)) in units.iter().zip(&frames).enumerate() {
+        let (h, _) = ExVideoHeader::parse(&tag.body).unwrap();
+        let dts = tag.timestamp as i64;
+        let mut out = push(packager, unit, dts + h.composition_time as i64, dts);
+        if i == 0 {
+            let header = out.remove(0);
+            assert_eq!(header.2[..5], tags[0].body[..5]);
+        }
+        assert_eq!(
+            out,
+            [(tag.timestamp, h.composition_time, tag.body.to_vec())],
+            "{i}"
+        );
+    }
+    // SAFETY: freed once.
+    unsafe { rtmp_packager_free(packager) };
+
+    // AV1: the av1C record exactly as ffmpeg's, then one frame per temporal unit at its pts.
+    let stream = fixture("av1.obu");
+    let tags = flv_tags("av1.flv", TagKind::Video);
+    let packager = new(RtmpCodec::Av1);
+    let starts: Vec<usize> = crate::media::av1::obus(&stream)
+        .map(Result::unwrap)
+        .filter(|o| o.obu_type == 2)
+        .map(|o| o.raw.as_ptr() as usize - stream.as_ptr() as usize)
+        .collect();
+    let first = &stream[..starts[1]];
+    let out = push(packager, first, 0, 0);
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[0].2, tags[1].body.to_vec(), "av1C");
+    let first_frame = tags.iter().find(|t| t.body[0] & 0x0F == 1).unwrap();
+    assert_eq!(out[1].2[..5], first_frame.body[..5]);
+    let second = &stream[starts[1]..starts[2]];
+    let out = push(packager, second, 40, 40);
+    assert_eq!((out.len(), out[0].0, out[0].1), (1, 40, 0));
+    // SAFETY: freed once.
+    unsafe { rtmp_packager_free(packager) };
+}
