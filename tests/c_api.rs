@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use support::c_build::{compile, pkg_config, prefix, Link};
+use support::c_build::{compile, compile_with, pkg_config, prefix, Link};
 use support::{free_port, require, scratch, source_flv, Peer};
 
 fn run_and_publish(binary: &Path, name: &str) -> String {
@@ -182,9 +182,11 @@ fn cpp_wrapper_cycle_under_valgrind_leaks_nothing_and_touches_nothing_invalid() 
     run_cycle("tests/c/wrapper.cpp", "kept=14");
 }
 
-/// Builds `source`, runs it on the test FLV natively (static library) and under valgrind
-/// (shared library), and checks that the player got what was published, `expect` is in
-/// the output, and valgrind found no leak and no error.
+/// Builds `source` and runs it on the test FLV three ways: natively against the static
+/// library; under valgrind against the shared one; built with AddressSanitizer and
+/// UndefinedBehaviorSanitizer (any report fails) against the shared one. Each time the
+/// player must get what was published and `expect` must be in the output; valgrind must
+/// find no leak and no error.
 fn run_cycle(source_file: &str, expect: &str) {
     require("valgrind");
     let (source, _) = source_flv().clone();
@@ -193,21 +195,45 @@ fn run_cycle(source_file: &str, expect: &str) {
         .file_stem()
         .unwrap()
         .to_string_lossy();
-    for link in [Link::Static, Link::Shared] {
-        let binary = scratch().join(format!("cycle-{stem}-{link:?}"));
-        compile(source_file, &binary, link);
-        let mut command = if link == Link::Shared {
-            let mut c = Command::new("valgrind");
-            c.args([
-                "--error-exitcode=99",
-                "--leak-check=full",
-                "--errors-for-leak-kinds=definite,indirect",
-                "--show-leak-kinds=definite,indirect",
-            ])
-            .arg(&binary);
-            c
-        } else {
-            Command::new(&binary)
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Run {
+        Static,
+        Valgrind,
+        Sanitizers,
+    }
+    for run in [Run::Static, Run::Valgrind, Run::Sanitizers] {
+        let binary = scratch().join(format!("cycle-{stem}-{run:?}"));
+        let mut command = match run {
+            Run::Static => {
+                compile(source_file, &binary, Link::Static);
+                Command::new(&binary)
+            }
+            Run::Valgrind => {
+                compile(source_file, &binary, Link::Shared);
+                let mut c = Command::new("valgrind");
+                c.args([
+                    "--error-exitcode=99",
+                    "--leak-check=full",
+                    "--errors-for-leak-kinds=definite,indirect",
+                    "--show-leak-kinds=definite,indirect",
+                ])
+                .arg(&binary);
+                c
+            }
+            Run::Sanitizers => {
+                let flags = [
+                    "-g",
+                    "-fsanitize=address,undefined",
+                    "-fno-sanitize-recover=all",
+                ];
+                compile_with(source_file, &binary, Link::Shared, &flags);
+                let mut c = Command::new(&binary);
+                c.env(
+                    "ASAN_OPTIONS",
+                    "detect_leaks=1:abort_on_error=0:exitcode=98",
+                );
+                c
+            }
         };
         let out = command.arg(&source).output().unwrap();
         let (stdout, stderr) = (
@@ -216,7 +242,7 @@ fn run_cycle(source_file: &str, expect: &str) {
         );
         assert!(
             out.status.success(),
-            "{link:?}: {}\n{stdout}\n{stderr}",
+            "{run:?}: {}\n{stdout}\n{stderr}",
             out.status
         );
         let published = stdout
@@ -228,7 +254,7 @@ fn run_cycle(source_file: &str, expect: &str) {
             stdout.contains("metadata=1") && stdout.contains(expect),
             "{stdout}"
         );
-        if link == Link::Shared {
+        if run == Run::Valgrind {
             for line in [
                 "definitely lost: 0 bytes in 0 blocks",
                 "indirectly lost: 0 bytes in 0 blocks",

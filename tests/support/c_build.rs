@@ -70,6 +70,11 @@ pub enum Link {
 /// Compiles `source` (C11, or C++17 for .cpp) with every warning an error, against the
 /// installed shared or static library, flags from pkg-config.
 pub fn compile(source: &str, output: &Path, link: Link) {
+    compile_with(source, output, link, &[]);
+}
+
+/// `compile` with extra compiler flags (e.g. sanitizers).
+pub fn compile_with(source: &str, output: &Path, link: Link, extra: &[&str]) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let cpp = source.ends_with(".cpp");
     let (compiler, std) = if cpp {
@@ -80,6 +85,7 @@ pub fn compile(source: &str, output: &Path, link: Link) {
     require(compiler);
     let mut cc = Command::new(compiler);
     cc.args(["-Wall", "-Wextra", "-Werror", std])
+        .args(extra)
         .args(pkg_config(&["--cflags"]))
         .arg(root.join(source))
         .arg("-o")
@@ -101,35 +107,28 @@ pub fn compile(source: &str, output: &Path, link: Link) {
 }
 
 /// `cargo test` builds the rlib its tests link, not the cdylib and staticlib the C programs
-/// link: fail, rather than test an old library, when a source is newer than them.
+/// link: fail, rather than test an old library, when a source of the library build (as
+/// listed in cargo's dep-info, librtmp_core.d) is newer than them.
 fn assert_libraries_are_current(root: &Path) {
-    fn newest(dir: &Path) -> std::time::SystemTime {
-        let mut latest = std::time::SystemTime::UNIX_EPOCH;
-        for entry in std::fs::read_dir(dir).unwrap().flatten() {
-            let path = entry.path();
-            let time = if path.is_dir() {
-                newest(&path)
-            } else {
-                entry.metadata().unwrap().modified().unwrap()
-            };
-            latest = latest.max(time);
-        }
-        latest
-    }
-    let sources = newest(&root.join("src")).max(
-        std::fs::metadata(root.join("build.rs"))
-            .unwrap()
-            .modified()
-            .unwrap(),
-    );
+    let modified = |path: &Path| {
+        std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .unwrap_or(std::time::SystemTime::UNIX_EPOCH)
+    };
+    let dep_info = std::fs::read_to_string(library_dir().join("librtmp_core.d"))
+        .unwrap_or_else(|_| panic!("no librtmp_core.d: run `cargo build --lib` first"));
+    let sources = dep_info
+        .lines()
+        .filter_map(|line| line.split_once(": "))
+        .flat_map(|(_, deps)| deps.split_whitespace())
+        .map(|dep| modified(Path::new(dep)))
+        .max()
+        .unwrap_or_else(|| modified(&root.join("src/lib.rs")));
     for lib in ["librtmp_core.so", "librtmp_core.a"] {
         let path = library_dir().join(lib);
-        let built = std::fs::metadata(&path)
-            .and_then(|m| m.modified())
-            .unwrap_or(std::time::SystemTime::UNIX_EPOCH);
         assert!(
-            built >= sources,
-            "{} is older than the sources: run `cargo build --lib` before these tests",
+            modified(&path) >= sources,
+            "{} is older than its sources: run `cargo build --lib` before these tests",
             path.display()
         );
     }
