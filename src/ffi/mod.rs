@@ -277,6 +277,7 @@ mod tests {
         assert!(client.is_null());
         let mut buf = [0 as c_char; 64];
         rtmp_last_error(buf.as_mut_ptr(), buf.len());
+        // SAFETY: rtmp_last_error wrote a NUL-terminated message that fits the buffer.
         let text = unsafe { CStr::from_ptr(buf.as_ptr()) }.to_str().unwrap();
         assert_eq!(text, "internal panic: forced by a test");
         // An export returning nothing swallows it (the process goes on).
