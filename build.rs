@@ -4,6 +4,8 @@
 //! checkout the build rewrites it when the ABI changed; CI then fails on `git diff`, so a
 //! stale header can't land. Outside a checkout (a packaged crate) it is written to OUT_DIR
 //! only.
+//!
+//! On Linux it also gives the cdylib a versioned SONAME, librtmp_core.so.MAJOR.
 
 use std::{env, path::PathBuf};
 
@@ -18,6 +20,11 @@ fn main() {
     let version = env::var("CARGO_PKG_VERSION").expect("set by cargo");
     let [major, minor, patch] = ["MAJOR", "MINOR", "PATCH"]
         .map(|part| env::var(format!("CARGO_PKG_VERSION_{part}")).expect("set by cargo"));
+    // The shared library's SONAME carries the major version, so programs linked against
+    // 0.x load librtmp_core.so.0 (scripts/install-c.sh makes the symlinks).
+    if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,librtmp_core.so.{major}");
+    }
     let defines = format!(
         "\n#define RTMP_CORE_VERSION \"{version}\"\n\
          #define RTMP_CORE_VERSION_MAJOR {major}\n\

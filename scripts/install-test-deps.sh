@@ -5,8 +5,9 @@
 #
 #   Debian packages : ffmpeg (+ffprobe), rtmpdump, nginx + libnginx-mod-rtmp (and
 #                     libnginx-mod-stream: TLS in front of it for rtmps), openssl (test
-#                     certificates),
-#                     gst-launch-1.0 with rtmp2src/rtmp2sink/x264enc, tshark, valgrind
+#                     certificates), gst-launch-1.0 with rtmp2src/rtmp2sink/x264enc, tshark,
+#                     valgrind, pkg-config and cmake (the C API tests build against an
+#                     installed tree)
 #   Python venv     : target/test-venv with imageio-ffmpeg (a recent static ffmpeg that
 #                     speaks Enhanced RTMP), pytest + pytest-timeout, and mypy (type
 #                     checks of the Python module); pip builds bindings/python with maturin
@@ -39,7 +40,7 @@ APT_PACKAGES=(
     ffmpeg rtmpdump nginx libnginx-mod-rtmp libnginx-mod-stream openssl
     gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
     gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
-    tshark valgrind
+    tshark valgrind pkgconf cmake
 )
 
 pkg_installed() {
@@ -92,6 +93,8 @@ need_cmd gst-inspect-1.0 gstreamer1.0-tools
 need_cmd tshark tshark
 need_cmd valgrind valgrind
 need_cmd openssl openssl
+need_cmd pkg-config pkgconf
+need_cmd cmake cmake
 
 # (capture first: grep -q closing the pipe early would trip pipefail)
 ff_protocols="$(ffmpeg -hide_banner -protocols 2>/dev/null || true)"

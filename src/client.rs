@@ -580,6 +580,12 @@ impl Client {
         self.stop();
     }
 
+    /// Like [`close`](Self::close), keeping the client for a last look at its
+    /// [`stats`](Self::stats) (the C binding's close-then-free).
+    pub(crate) fn close_in_place(&mut self) {
+        self.stop();
+    }
+
     fn stop(&mut self) {
         self.shared.closing.store(true, Ordering::Release);
         self.shared.wake();

@@ -7,14 +7,36 @@
 //! `_free` (NULL-safe); strings are UTF-8 and NUL-terminated; data handed to a callback or
 //! returned by a poll is borrowed until the callback returns or the next poll. No panic
 //! crosses the boundary: it becomes `RTMP_RESULT_PANIC`.
+//!
+//! One file per C concept: `server` (embedded server, events), `client` (publishing and
+//! playing) with `client_options`, `frame` (refcounted frames), `metadata`, `media`
+//! (encoder output to FLV bodies), `publisher` (local publishing into the server),
+//! `stats`, `logging`; `callback` holds what the dispatcher threads share.
 
+mod callback;
+mod client;
+mod client_options;
+mod frame;
+mod logging;
+mod media;
+mod metadata;
+mod publisher;
 mod server;
+mod stats;
 
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+pub use client::*;
+pub use client_options::*;
+pub use frame::*;
+pub use logging::*;
+pub use media::*;
+pub use metadata::*;
+pub use publisher::*;
 pub use server::*;
+pub use stats::*;
 
 /// Result codes. Numbers are stable and never reused.
 #[repr(i32)]
@@ -39,10 +61,19 @@ pub enum RtmpResult {
     InvalidState = -8,
     /// The caller's buffer is too small.
     BufferTooSmall = -9,
+    /// A client's send queue is over its byte bound: the network does not keep up.
+    QueueFull = -10,
 }
 
 thread_local! {
     static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests only: the next export called on this thread panics inside its boundary, as a
+    /// bug in the library would.
+    pub(crate) static FORCE_PANIC: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 fn set_last_error(message: impl Into<String>) {
@@ -58,6 +89,7 @@ impl From<&crate::Error> for RtmpResult {
             Closed => RtmpResult::Closed,
             InvalidState(_) | UnknownRequest => RtmpResult::InvalidState,
             InvalidUrl(_) | Flv(_) | Media(_) => RtmpResult::InvalidArgument,
+            QueueFull => RtmpResult::QueueFull,
             _ => RtmpResult::Protocol,
         }
     }
@@ -77,6 +109,13 @@ pub(crate) fn fail_with(code: RtmpResult, message: &str) -> RtmpResult {
 
 /// Runs `body` behind a panic boundary: a panic becomes `RTMP_RESULT_PANIC`.
 pub(crate) fn boundary(body: impl FnOnce() -> RtmpResult) -> RtmpResult {
+    let body = || {
+        #[cfg(test)]
+        if FORCE_PANIC.with(|f| f.replace(false)) {
+            panic!("forced by a test");
+        }
+        body()
+    };
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(result) => result,
         Err(panic) => {
@@ -89,6 +128,60 @@ pub(crate) fn boundary(body: impl FnOnce() -> RtmpResult) -> RtmpResult {
             RtmpResult::Panic
         }
     }
+}
+
+/// Makes a shared handle reference from a pointer, or returns NULL_PARAMETER from the
+/// enclosing function. Handles are only ever borrowed shared: whatever they change sits
+/// behind a lock or an atomic, so two threads may use one handle at once.
+macro_rules! handle {
+    ($ptr:expr) => {{
+        let ptr = $ptr;
+        if ptr.is_null() {
+            return $crate::ffi::fail_with(
+                $crate::ffi::RtmpResult::NullParameter,
+                concat!(stringify!($ptr), " is NULL"),
+            );
+        }
+        // SAFETY: the caller passes a pointer it got from this library and has not freed
+        // (every export's contract); only shared access is taken.
+        unsafe { &*ptr }
+    }};
+}
+pub(crate) use handle;
+
+/// Writes `value` to the out-parameter `out`, or returns NULL_PARAMETER if it is NULL.
+macro_rules! out_param {
+    ($out:expr) => {{
+        let out = $out;
+        if out.is_null() {
+            return $crate::ffi::fail_with(
+                $crate::ffi::RtmpResult::NullParameter,
+                concat!(stringify!($out), " is NULL"),
+            );
+        }
+        out
+    }};
+}
+pub(crate) use out_param;
+
+/// Borrows `len` bytes at `data` (NULL is fine when `len` is 0).
+///
+/// # Safety
+/// `data` must be NULL or readable for `len` bytes for the lifetime the caller picks.
+pub(crate) unsafe fn bytes_arg<'a>(data: *const u8, len: usize) -> Result<&'a [u8], RtmpResult> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if data.is_null() {
+        return Err(fail_with(RtmpResult::NullParameter, "data is NULL"));
+    }
+    // SAFETY: the caller guarantees `len` readable bytes at `data`.
+    Ok(unsafe { std::slice::from_raw_parts(data, len) })
+}
+
+/// Makes a C string of `s`, dropping any interior NUL.
+pub(crate) fn cstring(s: &str) -> std::ffi::CString {
+    std::ffi::CString::new(s.replace('\0', "")).unwrap_or_default()
 }
 
 /// Reads a NUL-terminated UTF-8 argument.
@@ -174,12 +267,41 @@ mod tests {
     }
 
     #[test]
+    fn a_panic_inside_a_real_export_is_a_result_and_leaves_out_parameters_alone() {
+        let url = std::ffi::CString::new("rtmp://127.0.0.1:1/live/x").unwrap();
+        let mut client = std::ptr::null_mut();
+        FORCE_PANIC.with(|f| f.set(true));
+        // SAFETY: valid arguments; the call panics before using them.
+        let result = unsafe { rtmp_client_publish(url.as_ptr(), std::ptr::null(), &mut client) };
+        assert_eq!(result, RtmpResult::Panic);
+        assert!(client.is_null());
+        let mut buf = [0 as c_char; 64];
+        rtmp_last_error(buf.as_mut_ptr(), buf.len());
+        // SAFETY: rtmp_last_error wrote a NUL-terminated message that fits the buffer.
+        let text = unsafe { CStr::from_ptr(buf.as_ptr()) }.to_str().unwrap();
+        assert_eq!(text, "internal panic: forced by a test");
+        // An export returning nothing swallows it (the process goes on).
+        FORCE_PANIC.with(|f| f.set(true));
+        // SAFETY: NULL is a valid argument.
+        unsafe { rtmp_frame_free(std::ptr::null_mut()) };
+        assert!(!FORCE_PANIC.with(|f| f.get()));
+    }
+
+    #[test]
     fn every_export_is_behind_the_panic_boundary() {
         // Each `extern "C"` function body must start with `boundary(` (or be one of the
         // two that cannot panic); a new export without it fails here.
         for (name, source) in [
             ("mod.rs", include_str!("mod.rs")),
             ("server.rs", include_str!("server.rs")),
+            ("client.rs", include_str!("client.rs")),
+            ("client_options.rs", include_str!("client_options.rs")),
+            ("frame.rs", include_str!("frame.rs")),
+            ("logging.rs", include_str!("logging.rs")),
+            ("media.rs", include_str!("media.rs")),
+            ("metadata.rs", include_str!("metadata.rs")),
+            ("publisher.rs", include_str!("publisher.rs")),
+            ("stats.rs", include_str!("stats.rs")),
         ] {
             let mut rest = source;
             while let Some(at) = rest.find("extern \"C\" fn ") {
@@ -195,11 +317,15 @@ mod tests {
                         | "rtmp_server_config_new"
                         | "rtmp_server_config_free"
                         | "rtmp_server_local_addr"
+                        | "rtmp_client_options_new"
+                        | "rtmp_metadata_new"
+                        | "rtmp_metadata_count"
                 );
                 assert!(
                     exempt
                         || body.starts_with("boundary(")
-                        || body.starts_with("let _ = boundary("),
+                        || body.starts_with("let _ = boundary(")
+                        || body.starts_with("// SAFETY: forwarded contract.\n    boundary("),
                     "{name}: {fn_name} has no panic boundary"
                 );
                 rest = &after[body_start..];
@@ -207,3 +333,6 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod tests_abi;

@@ -1,13 +1,22 @@
 //! The embedded server over the C ABI: configuration, start, events by poll or callback,
 //! decisions, taps, shutdown.
 
-use std::cell::Cell;
 use std::ffi::{c_char, c_void, CString};
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::{boundary, copy_out, fail, fail_with, str_arg, RtmpResult};
+use crossbeam_channel::Receiver;
+use parking_lot::Mutex;
+
+use super::callback::{become_dispatcher_of, is_dispatcher_of, UserData};
+use super::{
+    boundary, copy_out, cstring, fail, fail_with, handle, out_param, str_arg, RtmpFrame,
+    RtmpMediaKind, RtmpMetadata, RtmpResult,
+};
 use crate::event::{ConnectionId, Decision, Event};
-use crate::session::{MediaKind, Rejection};
+use crate::session::Rejection;
 use crate::{Server, ServerBuilder, ServerHandle};
 
 /// Server settings, made by `rtmp_server_config_new` and released by
@@ -17,11 +26,17 @@ pub struct RtmpServerConfig {
 }
 
 /// A running server, made by `rtmp_server_start` and released (shut down) by
-/// `rtmp_server_free`.
+/// `rtmp_server_free`. Every function taking a server is thread-safe unless its comment
+/// says otherwise.
 pub struct RtmpServer {
-    server: Server,
+    server: Mutex<Server>,
+    pub(crate) handle: ServerHandle,
+    events: Receiver<Event>,
+    addrs: Vec<SocketAddr>,
     /// What the last polled event's pointers refer to.
-    polled: Option<EventStorage>,
+    polled: Mutex<Option<EventStorage>>,
+    /// A callback was set: events go to the dispatcher, polls are refused.
+    dispatching: AtomicBool,
 }
 
 /// What an event is about.
@@ -44,15 +59,6 @@ pub enum RtmpEventType {
     Frame = 7,
     /// A connection closed (`detail` says why).
     Disconnect = 8,
-}
-
-/// Audio or video.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RtmpMediaKind {
-    None = 0,
-    Audio = 8,
-    Video = 9,
 }
 
 /// One server event. Pointers are borrowed: valid until the callback returns, or until
@@ -80,21 +86,29 @@ pub struct RtmpEvent {
     /// The frame's FLV tag body (Frame events), else NULL.
     pub data: *const u8,
     pub len: usize,
+    /// Frame events: the frame, borrowed like the event; `rtmp_frame_retain` keeps it
+    /// beyond. NULL otherwise.
+    pub frame: *const RtmpFrame,
+    /// Metadata events: the metadata, borrowed like the event. NULL otherwise.
+    pub metadata: *const RtmpMetadata,
 }
 
-/// Owns what an `RtmpEvent`'s pointers refer to.
+/// Owns what an `RtmpEvent`'s pointers refer to (all on the heap, so moving the storage
+/// keeps them valid).
 struct EventStorage {
     _strings: [CString; 3],
-    _payload: bytes::Bytes,
+    _frame: Option<Box<RtmpFrame>>,
+    _metadata: Option<Box<RtmpMetadata>>,
     event: RtmpEvent,
 }
 
-fn cstring(s: &str) -> CString {
-    CString::new(s.replace('\0', "")).unwrap_or_default()
-}
+// SAFETY: the raw pointers in `event` point into the boxes and strings owned alongside
+// them, which are Send; nothing else aliases them.
+unsafe impl Send for EventStorage {}
 
 fn convert(event: &Event) -> EventStorage {
-    let mut payload = bytes::Bytes::new();
+    let mut frame_box = None;
+    let mut metadata_box = None;
     let (event_type, conn, decision, app, stream, detail) = match event {
         Event::Connect {
             conn,
@@ -153,16 +167,23 @@ fn convert(event: &Event) -> EventStorage {
             stream.as_str(),
             String::new(),
         ),
-        Event::Metadata { app, stream, .. } => (
-            RtmpEventType::Metadata,
-            0,
-            None,
-            app.as_str(),
-            stream.as_str(),
-            String::new(),
-        ),
+        Event::Metadata {
+            app,
+            stream,
+            metadata,
+        } => {
+            metadata_box = Some(Box::new(RtmpMetadata::of(metadata)));
+            (
+                RtmpEventType::Metadata,
+                0,
+                None,
+                app.as_str(),
+                stream.as_str(),
+                String::new(),
+            )
+        }
         Event::Frame { app, stream, frame } => {
-            payload = frame.payload.clone();
+            frame_box = Some(Box::new(RtmpFrame::new(frame.clone())));
             (
                 RtmpEventType::Frame,
                 0,
@@ -182,18 +203,7 @@ fn convert(event: &Event) -> EventStorage {
         ),
     };
     let strings = [cstring(app), cstring(stream), cstring(&detail)];
-    let (media, timestamp, keyframe, sequence_header) = match event {
-        Event::Frame { frame, .. } => (
-            match frame.kind {
-                MediaKind::Audio => RtmpMediaKind::Audio,
-                MediaKind::Video => RtmpMediaKind::Video,
-            },
-            frame.timestamp,
-            frame.keyframe,
-            frame.sequence_header,
-        ),
-        _ => (RtmpMediaKind::None, 0, false, false),
-    };
+    let info = frame_box.as_ref().map(|f| f.info());
     let event = RtmpEvent {
         event_type,
         conn,
@@ -201,50 +211,34 @@ fn convert(event: &Event) -> EventStorage {
         app: strings[0].as_ptr(),
         stream: strings[1].as_ptr(),
         detail: strings[2].as_ptr(),
-        media,
-        timestamp,
-        keyframe,
-        sequence_header,
-        data: if payload.is_empty() {
-            std::ptr::null()
-        } else {
-            payload.as_ptr()
-        },
-        len: payload.len(),
+        media: info.map_or(RtmpMediaKind::None, |i| i.media),
+        timestamp: info.map_or(0, |i| i.timestamp),
+        keyframe: info.is_some_and(|i| i.keyframe),
+        sequence_header: info.is_some_and(|i| i.sequence_header),
+        data: info.map_or(std::ptr::null(), |i| i.data),
+        len: info.map_or(0, |i| i.len),
+        frame: frame_box
+            .as_deref()
+            .map_or(std::ptr::null(), |f| f as *const RtmpFrame),
+        metadata: metadata_box
+            .as_deref()
+            .map_or(std::ptr::null(), |m| m as *const RtmpMetadata),
     };
     EventStorage {
         _strings: strings,
-        _payload: payload,
+        _frame: frame_box,
+        _metadata: metadata_box,
         event,
     }
 }
 
-/// Called with each event on the library's dispatcher thread.
-pub type RtmpEventCallback =
-    Option<unsafe extern "C" fn(userdata: *mut c_void, event: *const RtmpEvent)>;
-
-/// Carries the application's userdata to the dispatcher thread.
-struct UserData(*mut c_void);
-// SAFETY: `rtmp_server_set_callback` documents that userdata is used from the dispatcher
-// thread; the caller vouches that this is safe for what it points to.
-unsafe impl Send for UserData {}
-
-thread_local! {
-    /// Set while a callback runs on this thread: calls that would wait for the
-    /// dispatcher itself are refused.
-    static IN_CALLBACK: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Makes a handle reference from a pointer, or fails with NULL_PARAMETER.
-macro_rules! handle {
+/// A mutable configuration from a pointer, or NULL_PARAMETER.
+macro_rules! config_mut {
     ($ptr:expr) => {{
         if $ptr.is_null() {
-            return fail_with(
-                RtmpResult::NullParameter,
-                concat!(stringify!($ptr), " is NULL"),
-            );
+            return fail_with(RtmpResult::NullParameter, "config is NULL");
         }
-        // SAFETY: the caller passes a pointer it got from this library and has not freed.
+        // SAFETY: a live configuration that, per its documentation, one thread uses.
         unsafe { &mut *$ptr }
     }};
 }
@@ -284,7 +278,7 @@ pub unsafe extern "C" fn rtmp_server_config_listen(
     addr: *const c_char,
 ) -> RtmpResult {
     boundary(|| {
-        let config = handle!(config);
+        let config = config_mut!(config);
         // SAFETY: per the contract, addr is NULL or a valid C string.
         let addr = match unsafe { str_arg(addr, "addr") } {
             Ok(a) => a,
@@ -308,7 +302,7 @@ pub unsafe extern "C" fn rtmp_server_config_workers(
     workers: u32,
 ) -> RtmpResult {
     boundary(|| {
-        let config = handle!(config);
+        let config = config_mut!(config);
         if workers > 0 {
             config.builder = std::mem::take(&mut config.builder).workers(workers as usize);
         }
@@ -327,7 +321,7 @@ pub unsafe extern "C" fn rtmp_server_config_manual_decisions(
     manual: bool,
 ) -> RtmpResult {
     boundary(|| {
-        let config = handle!(config);
+        let config = config_mut!(config);
         config.builder = std::mem::take(&mut config.builder).manual_decisions(manual);
         RtmpResult::Ok
     })
@@ -343,14 +337,15 @@ pub unsafe extern "C" fn rtmp_server_config_tap_all(
     on: bool,
 ) -> RtmpResult {
     boundary(|| {
-        let config = handle!(config);
+        let config = config_mut!(config);
         config.builder = std::mem::take(&mut config.builder).tap_all(on);
         RtmpResult::Ok
     })
 }
 
 /// Binds the listeners and starts the server; on success writes the handle to `*out`
-/// (release it with `rtmp_server_free`). The configuration stays yours.
+/// (release it with `rtmp_server_free`); on error `*out` is untouched. The configuration
+/// stays yours and may be reused.
 ///
 /// # Safety
 /// `config` must be a live configuration and `out` a writable pointer.
@@ -360,16 +355,17 @@ pub unsafe extern "C" fn rtmp_server_start(
     out: *mut *mut RtmpServer,
 ) -> RtmpResult {
     boundary(|| {
-        if config.is_null() || out.is_null() {
-            return fail_with(RtmpResult::NullParameter, "config or out is NULL");
-        }
-        // SAFETY: config is a live configuration per the contract.
-        let builder = unsafe { &*config }.builder.clone();
-        match builder.build() {
+        let config = handle!(config);
+        let out = out_param!(out);
+        match config.builder.clone().build() {
             Ok(server) => {
                 let handle = Box::new(RtmpServer {
-                    server,
-                    polled: None,
+                    handle: server.handle(),
+                    events: server.events().clone(),
+                    addrs: server.local_addrs().to_vec(),
+                    server: Mutex::new(server),
+                    polled: Mutex::new(None),
+                    dispatching: AtomicBool::new(false),
                 });
                 // SAFETY: out is writable per the contract.
                 unsafe { *out = Box::into_raw(handle) };
@@ -381,8 +377,10 @@ pub unsafe extern "C" fn rtmp_server_start(
 }
 
 /// Shuts the server down (players and publishers are told, connections closed, threads
-/// joined) and releases it. NULL is ignored. Must not be called from an event callback:
-/// there it does nothing and sets the last error.
+/// joined, the callback's last events delivered) and releases it. NULL is ignored.
+/// Called from the server's own event callback it would wait for itself: there it does
+/// nothing and sets the last error (RTMP_RESULT_INVALID_STATE). Local publishers may be
+/// freed before or after it.
 ///
 /// # Safety
 /// `server` must come from `rtmp_server_start` and not be used afterwards.
@@ -392,10 +390,10 @@ pub unsafe extern "C" fn rtmp_server_free(server: *mut RtmpServer) {
         if server.is_null() {
             return RtmpResult::Ok;
         }
-        if IN_CALLBACK.with(Cell::get) {
+        if is_dispatcher_of(server) {
             return fail_with(
                 RtmpResult::InvalidState,
-                "rtmp_server_free from inside a callback",
+                "rtmp_server_free from inside the server's own callback",
             );
         }
         // SAFETY: per the contract the pointer is a live Box we handed out.
@@ -422,8 +420,7 @@ pub unsafe extern "C" fn rtmp_server_local_addr(
         // SAFETY: server is live per the contract.
         let server = unsafe { &*server };
         let addr = server
-            .server
-            .local_addrs()
+            .addrs
             .first()
             .map(|a| a.to_string())
             .unwrap_or_default();
@@ -432,34 +429,42 @@ pub unsafe extern "C" fn rtmp_server_local_addr(
     .unwrap_or(0)
 }
 
-use std::panic::AssertUnwindSafe;
-
-/// Waits up to `timeout_ms` for the next event and writes it to `*out`. Returns
-/// RTMP_RESULT_TIMEOUT when none came. The event's pointers stay valid until the next
-/// poll on this server. Poll from one thread at a time, and not together with a callback.
+/// Waits up to `timeout_ms` (0: just look) for the next event and writes it to `*out`.
+/// Returns RTMP_RESULT_TIMEOUT when none came (`*out` untouched). The event's pointers
+/// stay valid until the next poll on this server. Poll from one thread at a time. Once a
+/// callback is set (and so inside it) polling fails with RTMP_RESULT_INVALID_STATE.
 ///
 /// # Safety
 /// `server` must be a live server and `out` writable.
 #[no_mangle]
 pub unsafe extern "C" fn rtmp_server_poll(
-    server: *mut RtmpServer,
+    server: *const RtmpServer,
     timeout_ms: u32,
     out: *mut RtmpEvent,
 ) -> RtmpResult {
     boundary(|| {
         let server = handle!(server);
-        if out.is_null() {
-            return fail_with(RtmpResult::NullParameter, "out is NULL");
+        let out = out_param!(out);
+        if server.dispatching.load(Ordering::Acquire) {
+            return fail_with(
+                RtmpResult::InvalidState,
+                "events go to the callback: polling is off",
+            );
         }
-        match server
-            .server
-            .next_event(Duration::from_millis(timeout_ms as u64))
-        {
+        let event = if timeout_ms == 0 {
+            server.events.try_recv().ok()
+        } else {
+            server
+                .events
+                .recv_timeout(Duration::from_millis(timeout_ms as u64))
+                .ok()
+        };
+        match event {
             Some(event) => {
                 let storage = convert(&event);
                 // SAFETY: out is writable per the contract.
                 unsafe { *out = storage.event };
-                server.polled = Some(storage);
+                *server.polled.lock() = Some(storage);
                 RtmpResult::Ok
             }
             None => RtmpResult::Timeout,
@@ -467,17 +472,23 @@ pub unsafe extern "C" fn rtmp_server_poll(
     })
 }
 
+/// Called with each event on the library's dispatcher thread. `event` and everything it
+/// points to are borrowed until the callback returns.
+pub type RtmpEventCallback =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, event: *const RtmpEvent)>;
+
 /// Delivers every event to `callback(userdata, event)` on a dispatcher thread the library
-/// owns, from now on (polling then returns nothing). `userdata` is passed as is and used
-/// from that thread. Inside the callback, accept/reject/tap may be called; freeing the
-/// server may not. A second call fails with RTMP_RESULT_INVALID_STATE.
+/// owns, from now on (polling is then refused). `userdata` is passed as is and used from
+/// that thread. Inside the callback every function may be called except `rtmp_server_free`
+/// and `rtmp_server_poll` of this server (refused with RTMP_RESULT_INVALID_STATE). A
+/// NULL callback, or a second call, fails (NULL_PARAMETER, INVALID_STATE).
 ///
 /// # Safety
 /// `server` must be a live server; `callback` must be safe to call from another thread
 /// with `userdata` until the server is freed.
 #[no_mangle]
 pub unsafe extern "C" fn rtmp_server_set_callback(
-    server: *mut RtmpServer,
+    server: *const RtmpServer,
     callback: RtmpEventCallback,
     userdata: *mut c_void,
 ) -> RtmpResult {
@@ -486,18 +497,25 @@ pub unsafe extern "C" fn rtmp_server_set_callback(
         let Some(callback) = callback else {
             return fail_with(RtmpResult::NullParameter, "callback is NULL");
         };
+        let owner = server as *const RtmpServer as usize;
         let userdata = UserData(userdata);
-        let result = server.server.dispatch(move |_: &ServerHandle, event| {
+        let mut rust_server = server.server.lock();
+        if server.dispatching.swap(true, Ordering::AcqRel) {
+            return fail_with(RtmpResult::InvalidState, "a callback is already set");
+        }
+        let result = rust_server.dispatch(move |_: &ServerHandle, event| {
+            become_dispatcher_of(owner as *const RtmpServer);
             let userdata = &userdata;
             let storage = convert(&event);
-            IN_CALLBACK.with(|f| f.set(true));
             // SAFETY: the application registered this callback for exactly this use.
             unsafe { callback(userdata.0, &storage.event) };
-            IN_CALLBACK.with(|f| f.set(false));
         });
         match result {
             Ok(()) => RtmpResult::Ok,
-            Err(e) => fail(&e),
+            Err(e) => {
+                server.dispatching.store(false, Ordering::Release);
+                fail(&e)
+            }
         }
     })
 }
@@ -514,23 +532,20 @@ pub unsafe extern "C" fn rtmp_server_accept(
     decision: u64,
 ) -> RtmpResult {
     boundary(|| {
-        if server.is_null() {
-            return fail_with(RtmpResult::NullParameter, "server is NULL");
-        }
+        let server = handle!(server);
         if decision == 0 {
             return fail_with(RtmpResult::InvalidArgument, "decision 0 means none is owed");
         }
-        // SAFETY: server is live per the contract; only shared access is used.
-        let server = unsafe { &*server };
         server
-            .server
+            .handle
             .accept(Decision::from_parts(ConnectionId(conn), decision));
         RtmpResult::Ok
     })
 }
 
 /// Rejects a decision with a status `code` (NULL: the usual one, e.g.
-/// NetStream.Publish.BadName) and a `description` the client sees. Thread-safe.
+/// NetStream.Publish.BadName) and a `description` the client sees. Thread-safe; may be
+/// called from a callback.
 ///
 /// # Safety
 /// `server` must be a live server; strings NULL (code only) or NUL-terminated.
@@ -543,8 +558,9 @@ pub unsafe extern "C" fn rtmp_server_reject(
     description: *const c_char,
 ) -> RtmpResult {
     boundary(|| {
-        if server.is_null() {
-            return fail_with(RtmpResult::NullParameter, "server is NULL");
+        let server = handle!(server);
+        if decision == 0 {
+            return fail_with(RtmpResult::InvalidArgument, "decision 0 means none is owed");
         }
         // SAFETY: strings are valid per the contract.
         let description = match unsafe { str_arg(description, "description") } {
@@ -560,9 +576,7 @@ pub unsafe extern "C" fn rtmp_server_reject(
                 Err(e) => return e,
             }
         };
-        // SAFETY: server is live per the contract.
-        let server = unsafe { &*server };
-        server.server.reject(
+        server.handle.reject(
             Decision::from_parts(ConnectionId(conn), decision),
             rejection,
         );
@@ -571,7 +585,7 @@ pub unsafe extern "C" fn rtmp_server_reject(
 }
 
 /// Starts (`on` true) or stops delivering `app`/`stream`'s frames as Frame events.
-/// Thread-safe.
+/// Thread-safe; may be called from a callback.
 ///
 /// # Safety
 /// `server` must be a live server; strings NUL-terminated.
@@ -583,16 +597,13 @@ pub unsafe extern "C" fn rtmp_server_tap(
     on: bool,
 ) -> RtmpResult {
     boundary(|| {
-        if server.is_null() {
-            return fail_with(RtmpResult::NullParameter, "server is NULL");
-        }
+        let server = handle!(server);
         // SAFETY: strings are valid per the contract.
         let (app, stream) = match unsafe { (str_arg(app, "app"), str_arg(stream, "stream")) } {
             (Ok(a), Ok(s)) => (a, s),
             (Err(e), _) | (_, Err(e)) => return e,
         };
-        // SAFETY: server is live per the contract.
-        unsafe { &*server }.server.tap(app, stream, on);
+        server.handle.tap(app, stream, on);
         RtmpResult::Ok
     })
 }

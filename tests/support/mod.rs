@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod elementary;
+pub mod c_build;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -1,0 +1,268 @@
+//! The C examples against real peers: publish.c sends an FLV file to nginx-rtmp while
+//! rtmpdump records it, and raw encoder output (H.264 Annex-B + AAC ADTS from ffmpeg) to
+//! our server; poll_loop.c relays what ffmpeg publishes to a copy rtmpdump records. Every
+//! recording must hold the source's frame counts and decode without a single error.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use rtmp_core::media::flv::{FlvHeader, FlvWriter, TagKind};
+use rtmp_core::{Event, MediaKind, Server};
+use support::c_build::{compile, prefix, Link};
+use support::{decode_errors, free_port, packet_counts, scratch, source_flv, Nginx, Peer};
+
+/// Compiles a C example for one test (`test` names the binary: tests run in parallel),
+/// against the shared library.
+fn example(name: &str, test: &str) -> PathBuf {
+    let binary = scratch().join(format!("example-{name}-{test}"));
+    compile(&format!("examples/c/{name}.c"), &binary, Link::Shared);
+    std::env::set_var("LD_LIBRARY_PATH", prefix().join("lib"));
+    binary
+}
+
+fn wait_for_port(port: u16, peer: &Peer) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{}", peer.log_text());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn publish_c_sends_an_flv_file_to_nginx_and_rtmpdump_records_it_whole() {
+    let binary = example("publish", "flv");
+    let nginx = Nginx::start("publish-c");
+    let url = nginx.url("from-c");
+    let (source, (video, audio)) = source_flv().clone();
+    let dump = scratch().join("publish-c-rtmpdump.flv");
+    let _ = std::fs::remove_file(&dump);
+    let mut rtmpdump = Peer::spawn(
+        "publish-c-rtmpdump",
+        "rtmpdump",
+        &["-q", "-r", &url, "-o", dump.to_str().unwrap(), "-m", "3"],
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let mut publisher = Peer::spawn(
+        "publish-c",
+        binary.to_str().unwrap(),
+        &[source.to_str().unwrap(), &url],
+    );
+    publisher.finish(Duration::from_secs(30));
+    // ffmpeg's FLV ends video with an AVC end-of-sequence tag, which publish.c counts.
+    let log = publisher.log_text();
+    let expected = format!("published video={} audio={audio}", video + 1);
+    assert!(log.contains(&expected), "expected {expected:?} in:\n{log}");
+    assert!(log.contains(" 0 dropped"), "{log}");
+    rtmpdump.wait(Duration::from_secs(20));
+    assert_eq!(
+        packet_counts(&dump),
+        (video, audio),
+        "{}",
+        rtmpdump.log_text()
+    );
+    assert_eq!(decode_errors(&dump), "");
+}
+
+/// Raw encoder output made by ffmpeg: 3 s of H.264 Annex-B without B-frames (30 fps, GOP
+/// 30) and of AAC in ADTS, with their packet counts.
+fn raw_sources() -> (PathBuf, PathBuf, usize, usize) {
+    let h264 = scratch().join("raw.h264");
+    let aac = scratch().join("raw.aac");
+    for (args, out) in [
+        (
+            &[
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=320x240:rate=30",
+                "-t",
+                "3",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-bf",
+                "0",
+                "-g",
+                "30",
+                "-f",
+                "h264",
+            ][..],
+            &h264,
+        ),
+        (
+            &[
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=frequency=440:sample_rate=44100",
+                "-t",
+                "3",
+                "-c:a",
+                "aac",
+                "-b:a",
+                "64k",
+                "-f",
+                "adts",
+            ][..],
+            &aac,
+        ),
+    ] {
+        let status = Command::new("ffmpeg")
+            .args(["-v", "error", "-y"])
+            .args(args)
+            .arg(out)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let count = |path: &Path| {
+        let out = Command::new("ffprobe")
+            .args(["-v", "error", "-count_packets", "-show_entries"])
+            .args(["stream=nb_read_packets", "-of", "csv=p=0"])
+            .arg(path)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    let (v, a) = (count(&h264), count(&aac));
+    (h264, aac, v, a)
+}
+
+#[test]
+fn publish_c_packages_raw_h264_and_aac_that_decode_cleanly() {
+    let binary = example("publish", "raw");
+    let (h264, aac, video, audio) = raw_sources();
+    let server = Server::builder()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .workers(1)
+        .tap_all(true)
+        .build()
+        .unwrap();
+    let url = format!("rtmp://{}/live/raw", server.local_addrs()[0]);
+    let mut publisher = Peer::spawn(
+        "publish-c-raw",
+        binary.to_str().unwrap(),
+        &[
+            "--h264",
+            h264.to_str().unwrap(),
+            "--fps",
+            "30",
+            "--aac",
+            aac.to_str().unwrap(),
+            &url,
+        ],
+    );
+    // Record what the server receives, as an FLV file.
+    let recording = scratch().join("publish-c-raw.flv");
+    let file = std::fs::File::create(&recording).unwrap();
+    let mut writer = FlvWriter::new(file, &FlvHeader::default()).unwrap();
+    let (mut frames, mut headers) = ((0, 0), (0, 0));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(Instant::now() < deadline, "{}", publisher.log_text());
+        match server.next_event(Duration::from_millis(100)) {
+            Some(Event::Frame { frame, .. }) => {
+                let (kind, count, header) = match frame.kind {
+                    MediaKind::Video => (TagKind::Video, &mut frames.0, &mut headers.0),
+                    MediaKind::Audio => (TagKind::Audio, &mut frames.1, &mut headers.1),
+                };
+                if frame.sequence_header {
+                    *header += 1;
+                } else {
+                    *count += 1;
+                }
+                writer.write(kind, frame.timestamp, &frame.payload).unwrap();
+            }
+            Some(Event::Unpublish { .. }) => break,
+            _ => {}
+        }
+    }
+    writer.flush().unwrap();
+    publisher.finish(Duration::from_secs(10));
+    let log = publisher.log_text();
+    assert!(
+        log.contains(&format!("published video={video} audio={audio}")),
+        "{log}"
+    );
+    assert_eq!(frames, (video, audio));
+    assert_eq!(
+        headers,
+        (1, 1),
+        "one sequence header each: the config never changed"
+    );
+    assert_eq!(packet_counts(&recording), (video, audio));
+    assert_eq!(decode_errors(&recording), "");
+}
+
+#[test]
+fn poll_loop_c_relays_what_ffmpeg_publishes_to_a_copy_without_loss() {
+    let binary = example("poll_loop", "relay");
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut relay = Peer::spawn(
+        "poll-loop-c",
+        binary.to_str().unwrap(),
+        &["--listen", &listen],
+    );
+    wait_for_port(port, &relay);
+    let (source, (video, audio)) = source_flv().clone();
+    let copy = scratch().join("poll-loop-copy.flv");
+    let _ = std::fs::remove_file(&copy);
+    // The player asks for the copy before anything is published.
+    let copy_url = format!("rtmp://{listen}/live/src.copy");
+    let mut rtmpdump = Peer::spawn(
+        "poll-loop-rtmpdump",
+        "rtmpdump",
+        &[
+            "-q",
+            "-r",
+            &copy_url,
+            "-o",
+            copy.to_str().unwrap(),
+            "-m",
+            "3",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let mut ffmpeg = Peer::spawn(
+        "poll-loop-ffmpeg",
+        "ffmpeg",
+        &[
+            "-v",
+            "error",
+            "-re",
+            "-i",
+            source.to_str().unwrap(),
+            "-c",
+            "copy",
+            "-f",
+            "flv",
+            &format!("rtmp://{listen}/live/src"),
+        ],
+    );
+    ffmpeg.finish(Duration::from_secs(30));
+    rtmpdump.wait(Duration::from_secs(20));
+    relay.interrupt();
+    relay.finish(Duration::from_secs(10));
+    let log = relay.log_text();
+    let expected = format!(
+        "unpublish live/src relayed video={} audio={audio}",
+        video + 1
+    );
+    assert!(log.contains(&expected), "expected {expected:?} in:\n{log}");
+    assert!(
+        log.contains("live/src.copy: ") && log.ends_with("stopped\n"),
+        "{log}"
+    );
+    assert_eq!(
+        packet_counts(&copy),
+        (video, audio),
+        "{}",
+        rtmpdump.log_text()
+    );
+    assert_eq!(decode_errors(&copy), "");
+}
