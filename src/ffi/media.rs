@@ -8,13 +8,9 @@ use super::{
     RtmpMediaKind, RtmpResult,
 };
 use crate::hub::Frame;
-use crate::media::aac::{AacPackager, AudioSpecificConfig};
-use crate::media::av1::Av1Packager;
-use crate::media::avc::AvcPackager;
-use crate::media::enhanced::{PackagedAudio, PackagedVideo, VideoTagFormat};
-use crate::media::hevc::HevcPackager;
-use crate::media::opus::{OpusHead, OpusPackager};
-use crate::session::MediaKind;
+use crate::media::encoder::{AudioCodec, AudioPackager, VideoCodec, VideoPackager};
+use crate::media::enhanced::{MediaError, VideoTagFormat};
+use crate::media::opus::OpusHead;
 
 /// What a packager takes.
 #[repr(C)]
@@ -64,12 +60,10 @@ pub struct RtmpPacket {
     pub frame: *const RtmpFrame,
 }
 
+/// The one-call packagers of `media::encoder`; H.264 and HEVC frames carry pts - dts.
 enum Inner {
-    H264(AvcPackager),
-    Hevc(HevcPackager),
-    Av1(Av1Packager),
-    Aac(AacPackager, RtmpCodec),
-    Opus(OpusPackager),
+    Video(VideoPackager, VideoCodec),
+    Audio(AudioPackager),
 }
 
 /// Turns encoder output into FLV tag bodies, keeping the codec configuration between
@@ -83,142 +77,89 @@ pub struct RtmpPackager {
     packets: Vec<RtmpPacket>,
 }
 
-/// A timestamp that fits an FLV tag (0..=u32::MAX ms), or INVALID_ARGUMENT.
-fn tag_time(ms: i64, what: &str) -> Result<u32, RtmpResult> {
-    u32::try_from(ms).map_err(|_| {
-        fail_with(
-            RtmpResult::InvalidArgument,
-            &format!("{what} {ms} is negative or too large: shift timestamps so dts starts at 0"),
-        )
-    })
-}
-
 /// The frames one push makes, in sending order, with composition times.
 pub(crate) type Packaged = Vec<(Frame, i32)>;
 
-fn video(out: PackagedVideo, timestamp: u32) -> Packaged {
-    let mut frames = Vec::new();
-    if let Some(header) = out.sequence_header {
-        frames.push((Frame::from_tag(MediaKind::Video, timestamp, header), 0));
-    }
-    if let Some(body) = out.frame {
-        frames.push((
-            Frame::from_tag(MediaKind::Video, timestamp, body),
-            out.composition_time,
-        ));
-    }
-    frames
-}
-
-fn audio(out: PackagedAudio, timestamp: u32, frames: &mut Packaged) {
-    if let Some(header) = out.sequence_header {
-        frames.push((Frame::from_tag(MediaKind::Audio, timestamp, header), 0));
-    }
-    frames.push((Frame::from_tag(MediaKind::Audio, timestamp, out.frame), 0));
+fn media_error(e: MediaError) -> RtmpResult {
+    fail(&e.into())
 }
 
 impl Inner {
     /// From `rtmp_codec` and `rtmp_tag_format` arguments (integers: see
     /// `RtmpMediaKind::from_arg`).
     fn new(codec: i32, format: i32) -> Result<Self, RtmpResult> {
-        let enhanced = match format {
-            0 => false,
-            1 => true,
+        let format = match format {
+            0 => VideoTagFormat::Legacy,
+            1 => VideoTagFormat::Enhanced,
             _ => return Err(fail_with(RtmpResult::InvalidArgument, "unknown tag format")),
         };
-        let video_format = if enhanced {
-            VideoTagFormat::Enhanced
-        } else {
-            VideoTagFormat::Legacy
+        let video = |codec| {
+            VideoPackager::with_format(codec, format)
+                .map(|p| Inner::Video(p, codec))
+                .map_err(media_error)
         };
-        let aac = || {
-            if enhanced {
-                AacPackager::enhanced()
-            } else {
-                AacPackager::new()
-            }
+        let audio = |codec| {
+            AudioPackager::with_format(codec, format)
+                .map(Inner::Audio)
+                .map_err(media_error)
         };
-        Ok(match codec {
-            1 => Inner::H264(AvcPackager::with_format(video_format)),
-            2 => Inner::Hevc(HevcPackager::with_format(video_format)),
-            3 if enhanced => Inner::Av1(Av1Packager::new()),
-            4 => Inner::Aac(aac(), RtmpCodec::AacAdts),
-            5 => Inner::Aac(aac(), RtmpCodec::AacRaw),
-            3 => {
-                return Err(fail_with(
-                    RtmpResult::InvalidArgument,
-                    "AV1 needs RTMP_TAG_FORMAT_ENHANCED",
-                ))
-            }
-            6 => {
-                return Err(fail_with(
-                    RtmpResult::InvalidArgument,
-                    "Opus packagers are made by rtmp_packager_new_opus",
-                ))
-            }
-            _ => return Err(fail_with(RtmpResult::InvalidArgument, "unknown codec")),
+        match codec {
+            1 => video(VideoCodec::H264),
+            2 => video(VideoCodec::Hevc),
+            3 => video(VideoCodec::Av1),
+            4 => audio(AudioCodec::Aac),
+            5 => audio(AudioCodec::AacRaw),
+            6 => Err(fail_with(
+                RtmpResult::InvalidArgument,
+                "Opus packagers are made by rtmp_packager_new_opus",
+            )),
+            _ => Err(fail_with(RtmpResult::InvalidArgument, "unknown codec")),
+        }
+    }
+
+    /// An Opus packager with the encoder's pre-skip and input rate.
+    fn opus(channels: u8, pre_skip: u16, input_sample_rate: u32) -> Result<Self, RtmpResult> {
+        let head = OpusHead::new(channels, pre_skip, input_sample_rate).map_err(media_error)?;
+        let mut packager = AudioPackager::new(AudioCodec::Opus {
+            channels,
+            sample_rate: input_sample_rate,
         })
+        .map_err(media_error)?;
+        packager.set_config(&head.to_bytes()).map_err(media_error)?;
+        Ok(Inner::Audio(packager))
     }
 
     fn push(&mut self, data: &[u8], pts: i64, dts: i64) -> Result<Packaged, RtmpResult> {
-        let media = |e: crate::media::enhanced::MediaError| fail(&e.into());
         match self {
-            Inner::H264(p) => {
-                let ts = tag_time(dts, "dts")?;
-                Ok(video(p.package(data, pts, dts).map_err(media)?, ts))
+            Inner::Video(p, codec) => {
+                let cts = match codec {
+                    VideoCodec::H264 | VideoCodec::Hevc => (pts - dts) as i32,
+                    _ => 0,
+                };
+                let frames = p.package(data, pts, dts).map_err(media_error)?;
+                Ok(frames
+                    .into_iter()
+                    .map(|f| {
+                        let cts = if f.sequence_header { 0 } else { cts };
+                        (f, cts)
+                    })
+                    .collect())
             }
-            Inner::Hevc(p) => {
-                let ts = tag_time(dts, "dts")?;
-                Ok(video(p.package(data, pts, dts).map_err(media)?, ts))
-            }
-            Inner::Av1(p) => {
-                let ts = tag_time(pts, "pts")?;
-                Ok(video(p.package(data).map_err(media)?, ts))
-            }
-            Inner::Aac(p, RtmpCodec::AacAdts) => {
-                tag_time(pts, "pts")?;
-                let mut frames = Vec::new();
-                for (i, out) in p.push_adts(data).map_err(media)?.into_iter().enumerate() {
-                    let rate = p.config().map_or(44_100, |c| c.sample_rate.max(1));
-                    // Rounded to the nearest millisecond, as ffmpeg's FLV muxer does.
-                    let offset = (i as i64 * 1024 * 1000 + rate as i64 / 2) / rate as i64;
-                    audio(out, tag_time(pts + offset, "pts")?, &mut frames);
-                }
-                Ok(frames)
-            }
-            Inner::Aac(p, _) => {
-                let ts = tag_time(pts, "pts")?;
-                let mut frames = Vec::new();
-                audio(p.push_raw(data).map_err(media)?, ts, &mut frames);
-                Ok(frames)
-            }
-            Inner::Opus(p) => {
-                let ts = tag_time(pts, "pts")?;
-                let mut frames = Vec::new();
-                audio(p.package(data), ts, &mut frames);
-                Ok(frames)
-            }
+            Inner::Audio(p) => Ok(p
+                .package(data, pts)
+                .map_err(media_error)?
+                .into_iter()
+                .map(|f| (f, 0))
+                .collect()),
         }
     }
 
     fn set_config(&mut self, data: &[u8]) -> Result<(), RtmpResult> {
-        let media = |e: crate::media::enhanced::MediaError| fail(&e.into());
         match self {
-            Inner::H264(p) => p.set_parameter_sets(data).map_err(media),
-            Inner::Hevc(p) => p.set_parameter_sets(data).map_err(media),
-            Inner::Aac(p, _) => {
-                p.set_config(AudioSpecificConfig::parse(data).map_err(media)?);
-                Ok(())
-            }
-            Inner::Opus(p) => {
-                p.set_head(OpusHead::parse(data).map_err(media)?);
-                Ok(())
-            }
-            Inner::Av1(_) => Err(fail_with(
-                RtmpResult::InvalidArgument,
-                "AV1 takes its sequence header in band",
-            )),
+            Inner::Video(p, _) => p.set_config(data),
+            Inner::Audio(p) => p.set_config(data),
         }
+        .map_err(media_error)
     }
 }
 
@@ -273,13 +214,13 @@ pub unsafe extern "C" fn rtmp_packager_new_opus(
 ) -> RtmpResult {
     boundary(|| {
         let out = out_param!(out);
-        match OpusHead::new(channels, pre_skip, input_sample_rate) {
-            Ok(head) => {
+        match Inner::opus(channels, pre_skip, input_sample_rate) {
+            Ok(inner) => {
                 // SAFETY: out is writable per the contract.
-                unsafe { *out = RtmpPackager::boxed(Inner::Opus(OpusPackager::new(head))) };
+                unsafe { *out = RtmpPackager::boxed(inner) };
                 RtmpResult::Ok
             }
-            Err(e) => fail(&e.into()),
+            Err(code) => code,
         }
     })
 }

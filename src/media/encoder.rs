@@ -156,13 +156,18 @@ impl VideoPackager {
     /// timestamps are the decode time for H.264 and HEVC (which carry pts - dts in the
     /// body) and the presentation time for AV1, VP8 and VP9 (which have no such field).
     pub fn package(&mut self, data: &[u8], pts: i64, dts: i64) -> Result<Vec<Frame>> {
-        let (packaged, timestamp) = match &mut self.inner {
-            VideoInner::Avc(p) => (p.package(data, pts, dts)?, dts),
-            VideoInner::Hevc(p) => (p.package(data, pts, dts)?, dts),
-            VideoInner::Av1(p) => (p.package(data)?, pts),
-            VideoInner::Vpx(p) => (p.package(data)?, pts),
+        // Checked before packaging: a refused call leaves the packager as it was (a
+        // sequence header it would have marked sent is still sent with the next frame).
+        let timestamp = match self.inner {
+            VideoInner::Avc(_) | VideoInner::Hevc(_) => timestamp_ms(dts, "dts")?,
+            VideoInner::Av1(_) | VideoInner::Vpx(_) => timestamp_ms(pts, "pts")?,
         };
-        let timestamp = timestamp_ms(timestamp)?;
+        let packaged = match &mut self.inner {
+            VideoInner::Avc(p) => p.package(data, pts, dts)?,
+            VideoInner::Hevc(p) => p.package(data, pts, dts)?,
+            VideoInner::Av1(p) => p.package(data)?,
+            VideoInner::Vpx(p) => p.package(data)?,
+        };
         let packaged = if self.track == 0 {
             packaged
         } else {
@@ -301,7 +306,7 @@ impl AudioPackager {
     /// ADTS frames (each 1024 samples after the one before, rounded to the nearest
     /// millisecond as ffmpeg's FLV muxer does), for raw AAC and Opus one frame.
     pub fn package(&mut self, data: &[u8], pts: i64) -> Result<Vec<Frame>> {
-        let start = timestamp_ms(pts)?;
+        let start = timestamp_ms(pts, "pts")?;
         let track = self.track;
         let mut out = Vec::new();
         let raw = self.raw;
@@ -326,7 +331,8 @@ impl AudioPackager {
                 let rate = u64::from(p.config().map_or(48_000, |c| c.sample_rate.max(1)));
                 for (i, one) in packaged.into_iter().enumerate() {
                     let offset = (i as u64 * 1024 * 1000 + rate / 2) / rate;
-                    push(one, timestamp_ms(i64::from(start) + offset as i64)?)?;
+                    // RTMP timestamps wrap at 2^32 ms.
+                    push(one, start.wrapping_add(offset as u32))?;
                 }
             }
             AudioInner::Opus(p) => push(p.package(data), start)?,
@@ -388,8 +394,8 @@ fn audio_on_track(body: &Bytes, track_id: u8) -> Result<Bytes> {
     .to_bytes()
 }
 
-fn timestamp_ms(ms: i64) -> Result<u32> {
-    u32::try_from(ms).map_err(|_| MediaError::Invalid("timestamp (negative or past 2^32 ms)"))
+fn timestamp_ms(ms: i64, what: &'static str) -> Result<u32> {
+    u32::try_from(ms).map_err(|_| MediaError::TimestampOutOfRange { what, ms })
 }
 
 /// The codec of an FLV tag body, as a short lower-case name ("h264", "hevc", "av1",
@@ -526,7 +532,18 @@ mod tests {
             Frame::from_tag(MediaKind::Video, 40, frames[1].payload.clone())
         );
         assert_eq!(codec_name(MediaKind::Video, &frames[1].payload), "h264");
-        assert!(p.package(&annexb(&[&idr]), -1, -1).is_err());
+        assert!(matches!(
+            p.package(&annexb(&[&idr]), -1, -1),
+            Err(MediaError::TimestampOutOfRange {
+                what: "dts",
+                ms: -1
+            })
+        ));
+        // A refused call changes nothing: a new packager's header still comes first.
+        let mut fresh = VideoPackager::new(VideoCodec::H264);
+        assert!(fresh.package(&annexb(&[&sps, &pps, &idr]), 0, -40).is_err());
+        let again = fresh.package(&annexb(&[&sps, &pps, &idr]), 80, 40).unwrap();
+        assert!(again[0].sequence_header && again[1].keyframe);
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Helpers for tests that run real peers (ffmpeg, rtmpdump, GStreamer) against the server.
 #![allow(dead_code)]
 
-pub mod elementary;
 pub mod c_build;
+pub mod elementary;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

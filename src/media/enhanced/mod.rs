@@ -53,6 +53,9 @@ pub enum MediaError {
     /// A frame came before the codec configuration it needs (SPS/PPS, sequence header, ...).
     #[error("no codec configuration yet: {0}")]
     MissingConfig(&'static str),
+    /// A presentation or decode time that an FLV tag cannot carry (tags hold 0..2^32 ms).
+    #[error("{what} {ms} ms is negative or past 2^32 ms: shift timestamps so they start at 0")]
+    TimestampOutOfRange { what: &'static str, ms: i64 },
     /// pts - dts does not fit the signed 24-bit composition time offset.
     #[error("composition time offset {0} ms does not fit in 24 bits")]
     CompositionTimeOutOfRange(i64),
