@@ -328,8 +328,12 @@ fn slow_player_loses_whole_gops_and_nobody_else_waits() {
     let total = 600u32;
     let started = Instant::now();
     let sender = std::thread::spawn(move || {
+        // 10 MB/s: well within what the reading player takes, where an unpaced burst of
+        // 12 MB could outrun it by more than the two GOPs the stream keeps (it then lost
+        // GOPs too, and the test failed about every other run on a busy machine).
         for i in 0..total {
             publisher.send(video(i * 33, i % 30 == 0, 20_000));
+            std::thread::sleep(Duration::from_millis(2));
         }
         publisher
     });
