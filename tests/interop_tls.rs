@@ -1,8 +1,9 @@
 //! rtmps:// against real peers over loopback, with a self-signed certificate made for the
 //! test run: ffmpeg 5.1 (GnuTLS) publishes to our TLS listener while ffmpeg 9 (OpenSSL)
 //! and our client play over rtmps:// and rtmp:// from the same server; our client
-//! publishes through nginx's TLS (OpenSSL) to nginx-rtmp; and certificate checks refuse
-//! what they must.
+//! publishes through nginx's TLS (OpenSSL) to nginx-rtmp; certificate checks refuse what
+//! they must; stalled and garbled TLS handshakes are closed without disturbing others;
+//! and the client reconnects over rtmps://.
 
 mod support;
 
@@ -266,4 +267,118 @@ fn certificate_checks_refuse_unknown_and_misnamed_servers() {
     )
     .unwrap();
     assert!(client.wait_started(Duration::from_secs(5)).is_err());
+}
+
+#[test]
+fn stalled_and_garbled_tls_handshakes_are_closed_while_others_are_served() {
+    use std::io::Write;
+    let cert = TestCert::new("hostile");
+    let server = Server::builder()
+        .listen_tls(
+            "127.0.0.1:0".parse().unwrap(),
+            &cert.cert_pem(),
+            &cert.key_pem(),
+        )
+        .unwrap()
+        .workers(1)
+        .handshake_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let addr = server.local_addrs()[0];
+    // One client says nothing; another sends a TLS record header and then junk.
+    let _silent = std::net::TcpStream::connect(addr).unwrap();
+    let mut garbled = std::net::TcpStream::connect(addr).unwrap();
+    garbled.write_all(&[0x16, 0x03, 0x01, 0x00, 0x40]).unwrap();
+    garbled.write_all(&[0xAB; 64]).unwrap();
+    // A real client is served meanwhile.
+    let url = format!("rtmps://{addr}/live/ok");
+    let client = Client::publish(&url, trusting(&cert)).unwrap();
+    client.wait_started(Duration::from_secs(5)).unwrap();
+
+    let mut reasons = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while reasons.len() < 2 && std::time::Instant::now() < deadline {
+        if let Some(Event::Disconnect { reason, .. }) = server.next_event(Duration::from_millis(50))
+        {
+            reasons.push(reason);
+        }
+    }
+    assert!(
+        reasons
+            .iter()
+            .any(|r| matches!(r, rtmp_core::DisconnectReason::Timeout(_))),
+        "the silent client times out: {reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| matches!(
+            r,
+            rtmp_core::DisconnectReason::Io(_) | rtmp_core::DisconnectReason::ProtocolError(_)
+        )),
+        "the garbled handshake fails: {reasons:?}"
+    );
+    assert_eq!(server.connection_count(), 1, "the real client stays");
+    client.close();
+}
+
+#[test]
+fn client_reconnects_over_rtmps_to_a_returning_server_and_resumes_at_a_keyframe() {
+    use rtmp_core::{Frame, MediaKind};
+    let cert = TestCert::new("reconnect");
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", support::free_port())
+        .parse()
+        .unwrap();
+    let start_server = || {
+        let server = Server::builder()
+            .listen_tls(addr, &cert.cert_pem(), &cert.key_pem())
+            .unwrap()
+            .workers(1)
+            .build()
+            .unwrap();
+        server.tap("live", "back", true);
+        server
+    };
+    let first = start_server();
+    let mut options = trusting(&cert);
+    options.reconnect = Some(ReconnectPolicy {
+        max_attempts: 20,
+        initial_backoff: Duration::from_millis(100),
+        max_backoff: Duration::from_millis(400),
+    });
+    let client = Client::publish(&format!("rtmps://{addr}/live/back"), options).unwrap();
+    client.wait_started(Duration::from_secs(5)).unwrap();
+    client
+        .send(Frame::from_tag(
+            MediaKind::Video,
+            0,
+            vec![0x17, 0, 0, 0, 0, 1, 0x64].into(),
+        ))
+        .unwrap();
+    let sender = std::thread::spawn(move || {
+        for i in 0..150u32 {
+            let keyframe = i % 30 == 0;
+            let body = vec![if keyframe { 0x17 } else { 0x27 }, 1, 0, 0, 0, i as u8];
+            client
+                .send(Frame::from_tag(MediaKind::Video, i * 33, body.into()))
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        client
+    });
+    std::thread::sleep(Duration::from_millis(600));
+    first.shutdown();
+    std::thread::sleep(Duration::from_millis(300));
+    let second = start_server();
+    let mut video = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline && video.len() < 3 {
+        if let Some(Event::Frame { frame, .. }) = second.next_event(Duration::from_millis(50)) {
+            video.push(frame);
+        }
+    }
+    let client = sender.join().unwrap();
+    assert!(video.len() >= 3, "frames after the reconnect: {video:?}");
+    assert!(video[0].sequence_header, "the sequence header comes first");
+    assert!(video[1].keyframe, "then a keyframe: {:?}", video[1]);
+    assert!(client.stats().reconnects >= 1);
+    client.close();
 }
