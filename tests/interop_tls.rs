@@ -3,6 +3,7 @@
 //! and our client play over rtmps:// and rtmp:// from the same server; our client
 //! publishes through nginx's TLS (OpenSSL) to nginx-rtmp; certificate checks refuse what
 //! they must; stalled and garbled TLS handshakes are closed without disturbing others;
+//! a TLS player that stops reading loses whole GOPs while the others get every frame;
 //! and the client reconnects over rtmps://.
 
 mod support;
@@ -381,4 +382,141 @@ fn client_reconnects_over_rtmps_to_a_returning_server_and_resumes_at_a_keyframe(
     assert!(video[1].keyframe, "then a keyframe: {:?}", video[1]);
     assert!(client.stats().reconnects >= 1);
     client.close();
+}
+
+/// A player over TLS of our own making (rustls in blocking mode, the sans-IO client
+/// session on top), driven until `stop` says so.
+fn drive_tls(
+    session: &mut rtmp_core::session::ClientSession,
+    stream: &mut (impl std::io::Read + std::io::Write),
+    timeout: Duration,
+    mut stop: impl FnMut(&rtmp_core::session::ClientEvent) -> bool,
+) {
+    let start = std::time::Instant::now();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let mut wire = Vec::new();
+        while let Some(out) = session.poll_transmit() {
+            out.write_to(&mut wire);
+        }
+        if !wire.is_empty() {
+            stream.write_all(&wire).unwrap();
+            stream.flush().unwrap();
+        }
+        while let Some(event) = session.poll_event() {
+            if stop(&event) {
+                return;
+            }
+        }
+        assert!(start.elapsed() < timeout, "timed out after {timeout:?}");
+        match stream.read(&mut buf) {
+            Ok(0) => panic!("the server closed the connection"),
+            Ok(n) => session
+                .feed(&buf[..n], start.elapsed().as_millis() as u64)
+                .unwrap(),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+#[test]
+fn slow_tls_player_loses_whole_gops_and_the_others_get_every_frame() {
+    use rtmp_core::session::{ClientConfig, ClientEvent, ClientSession};
+    use rtmp_core::{Frame, MediaKind};
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+
+    let cert = TestCert::new("slow");
+    let server = Server::builder()
+        .listen_tls(
+            "127.0.0.1:0".parse().unwrap(),
+            &cert.cert_pem(),
+            &cert.key_pem(),
+        )
+        .unwrap()
+        .workers(2)
+        .player_queue_bytes(256 * 1024)
+        .build()
+        .unwrap();
+    let addr = server.local_addrs()[0];
+    let url = format!("rtmps://localhost:{}/live/fast", addr.port());
+    let publisher = server.publisher("live", "fast").unwrap();
+    publisher.send(Frame::from_tag(
+        MediaKind::Video,
+        0,
+        bytes::Bytes::from_static(&[0x17, 0, 0, 0, 0, 1, 0x64]),
+    ));
+
+    // The slow player: plays, then reads nothing.
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(&cert.cert_pem()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
+    let name = "localhost".try_into().unwrap();
+    let connection = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+    let mut slow_stream = rustls::StreamOwned::new(connection, tcp);
+    let tc_url = format!("rtmps://localhost:{}/live", addr.port());
+    let mut slow = ClientSession::new(ClientConfig::new("live", tc_url), [5; 32], 0);
+    drive_tls(&mut slow, &mut slow_stream, Duration::from_secs(5), |e| {
+        matches!(e, ClientEvent::Connected { .. })
+    });
+    slow.play("fast", -2.0, -1.0, true).unwrap();
+    drive_tls(&mut slow, &mut slow_stream, Duration::from_secs(5), |e| {
+        matches!(e, ClientEvent::PlayStarted { .. })
+    });
+
+    // The good player: our client over rtmps://.
+    let good = Client::play(&url, trusting(&cert)).unwrap();
+    good.wait_started(Duration::from_secs(5)).unwrap();
+    let total = 600u32;
+    let sender = std::thread::spawn(move || {
+        for i in 0..total {
+            let mut body = vec![if i % 30 == 0 { 0x17 } else { 0x27 }, 1, 0, 0, 0];
+            body.resize(20_000, (i % 251) as u8);
+            publisher.send(Frame::from_tag(MediaKind::Video, i * 33, body.into()));
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        publisher
+    });
+    let mut timestamps = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while timestamps.len() < total as usize && std::time::Instant::now() < deadline {
+        if let Some(ClientNotice::Frame(f)) = good.next_notice(Duration::from_millis(50)) {
+            if !f.sequence_header {
+                timestamps.push(f.timestamp);
+            }
+        }
+    }
+    let _publisher = sender.join().unwrap();
+    let expected: Vec<u32> = (0..total).map(|i| i * 33).collect();
+    assert!(
+        timestamps == expected,
+        "the reading player gets every frame in order ({} of {total})",
+        timestamps.len()
+    );
+    let dropped: Vec<u64> = server
+        .connection_stats()
+        .iter()
+        .map(|(_, s)| s.frames_dropped)
+        .collect();
+    assert!(
+        dropped.iter().any(|&d| d > 0),
+        "the slow TLS player lost frames: {dropped:?}"
+    );
+    good.close();
 }
