@@ -87,6 +87,14 @@ impl Socket {
         }
     }
 
+    /// True while a TLS handshake has not completed (false for plain TCP).
+    pub fn tls_handshaking(&self) -> bool {
+        match self {
+            Socket::Plain(_) => false,
+            Socket::Tls(s) => s.tls.is_handshaking(),
+        }
+    }
+
     /// Ends a TLS session cleanly (close_notify), as far as the socket takes it now.
     pub fn close_notify(&mut self) {
         if let Socket::Tls(s) = self {
