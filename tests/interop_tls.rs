@@ -93,9 +93,24 @@ fn ffmpeg_publishes_rtmps_and_players_get_every_packet_over_rtmps_and_rtmp() {
     let (source, (video, audio)) = source_flv().clone();
     let tags = flv_media_tags(&source);
 
-    // Players waiting before the publish: ffmpeg 9 over TLS, ours over TLS and plain TCP.
+    // Players waiting before the publish: ffmpeg 9 and rtmpdump (librtmp with GnuTLS,
+    // which does not verify) over TLS, ours over TLS and plain TCP.
     let (mut ffmpeg_player, ffmpeg_out) =
         modern_ffmpeg_player("tls-relay-ffmpeg9", &tls_url, &cert);
+    let rtmpdump_out = scratch().join("tls-relay-rtmpdump.flv");
+    let mut rtmpdump = Peer::spawn(
+        "tls-relay-rtmpdump",
+        "rtmpdump",
+        &[
+            "-q",
+            "-r",
+            &tls_url,
+            "-o",
+            rtmpdump_out.to_str().unwrap(),
+            "-m",
+            "3",
+        ],
+    );
     let ours_tls = collect_play(tls_url.clone(), trusting(&cert));
     let ours_plain = collect_play(plain_url, ClientOptions::default());
     std::thread::sleep(Duration::from_millis(1500));
@@ -123,14 +138,23 @@ fn ffmpeg_publishes_rtmps_and_players_get_every_packet_over_rtmps_and_rtmp() {
     );
     publisher.finish(Duration::from_secs(20));
     ffmpeg_player.finish(Duration::from_secs(15));
+    // rtmpdump exits 1 or 2 when a live stream ends; what it wrote counts.
+    rtmpdump.wait(Duration::from_secs(15));
 
     assert_eq!(
         packet_counts(&ffmpeg_out),
         (video, audio),
         "ffmpeg 9 over rtmps"
     );
-    let errors = decode_errors(&ffmpeg_out);
-    assert!(errors.trim().is_empty(), "{errors}");
+    assert_eq!(
+        packet_counts(&rtmpdump_out),
+        (video, audio),
+        "rtmpdump over rtmps"
+    );
+    for out in [&ffmpeg_out, &rtmpdump_out] {
+        let errors = decode_errors(out);
+        assert!(errors.trim().is_empty(), "{}: {errors}", out.display());
+    }
     assert_same_bodies(&ours_tls.join().unwrap(), &tags, "our player over rtmps");
     assert_same_bodies(&ours_plain.join().unwrap(), &tags, "our player over rtmp");
 
