@@ -1,6 +1,7 @@
 //! rtmps:// against real peers over loopback, with a self-signed certificate made for the
-//! test run: ffmpeg 5.1 (GnuTLS) publishes to our TLS listener while ffmpeg 9 (OpenSSL)
-//! and our client play over rtmps:// and rtmp:// from the same server; our client
+//! test run: ffmpeg 5.1 (GnuTLS) publishes to our TLS listener while ffmpeg 9 (OpenSSL),
+//! rtmpdump (librtmp, GnuTLS) and our client play over rtmps:// and rtmp:// from the same
+//! server; GStreamer (GIO's TLS) publishes over rtmps:// too; our client
 //! publishes through nginx's TLS (OpenSSL) to nginx-rtmp; certificate checks refuse what
 //! they must; stalled and garbled TLS handshakes are closed without disturbing others;
 //! a TLS player that stops reading loses whole GOPs while the others get every frame;
@@ -543,4 +544,89 @@ fn slow_tls_player_loses_whole_gops_and_the_others_get_every_frame() {
         "the slow TLS player lost frames: {dropped:?}"
     );
     good.close();
+}
+
+#[test]
+fn gstreamer_publishes_rtmps_and_ffmpeg_plays_it_over_rtmp() {
+    let cert = TestCert::new("gstreamer");
+    let server = Server::builder()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .listen_tls(
+            "127.0.0.1:0".parse().unwrap(),
+            &cert.cert_pem(),
+            &cert.key_pem(),
+        )
+        .unwrap()
+        .workers(2)
+        .build()
+        .unwrap();
+    let (plain, tls) = (server.local_addrs()[0], server.local_addrs()[1]);
+    let out = scratch().join("tls-gstreamer-player.flv");
+    let mut player = Peer::spawn(
+        "tls-gstreamer-player",
+        "ffmpeg",
+        &[
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            &format!("rtmp://{plain}/live/gst"),
+            "-c",
+            "copy",
+            "-f",
+            "flv",
+            out.to_str().unwrap(),
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    // GIO's TLS (GnuTLS): every check but the unknown CA, so the name must match.
+    let location = format!("location=rtmps://{tls}/live/gst");
+    let mut publisher = Peer::spawn(
+        "tls-gstreamer-publisher",
+        "gst-launch-1.0",
+        &[
+            "-q",
+            "-e",
+            "videotestsrc",
+            "num-buffers=90",
+            "is-live=true",
+            "!",
+            "video/x-raw,width=320,height=240,framerate=30/1",
+            "!",
+            "x264enc",
+            "tune=zerolatency",
+            "key-int-max=30",
+            "!",
+            "h264parse",
+            "!",
+            "flvmux",
+            "streamable=true",
+            "name=mux",
+            "!",
+            "rtmp2sink",
+            &location,
+            "tls-validation-flags=bad-identity+not-activated+expired+revoked+insecure+generic-error",
+            "audiotestsrc",
+            "is-live=true",
+            "num-buffers=130",
+            "!",
+            "audioconvert",
+            "!",
+            "voaacenc",
+            "!",
+            "aacparse",
+            "!",
+            "mux.",
+        ],
+    );
+    publisher.finish(Duration::from_secs(20));
+    player.finish(Duration::from_secs(10));
+    let (video, audio) = packet_counts(&out);
+    assert_eq!(video, 90, "every GStreamer video frame arrives");
+    assert!(
+        (129..=131).contains(&audio),
+        "GStreamer audio: {audio} of ~130"
+    );
+    let errors = decode_errors(&out);
+    assert!(errors.trim().is_empty(), "{errors}");
 }
