@@ -1,7 +1,8 @@
 //! rtmps:// against real peers over loopback, with a self-signed certificate made for the
 //! test run: ffmpeg 5.1 (GnuTLS) publishes to our TLS listener while ffmpeg 9 (OpenSSL),
 //! rtmpdump (librtmp, GnuTLS) and our client play over rtmps:// and rtmp:// from the same
-//! server; GStreamer (GIO's TLS) publishes over rtmps:// too; our client
+//! server; GStreamer (GIO's TLS) publishes over rtmps:// too, and ffmpeg 9 publishes
+//! HEVC + Opus (Enhanced RTMP) over rtmps:// to ffmpeg 9 players; our client
 //! publishes through nginx's TLS (OpenSSL) to nginx-rtmp; certificate checks refuse what
 //! they must; stalled and garbled TLS handshakes are closed without disturbing others;
 //! a TLS player that stops reading loses whole GOPs while the others get every frame;
@@ -629,4 +630,100 @@ fn gstreamer_publishes_rtmps_and_ffmpeg_plays_it_over_rtmp() {
     );
     let errors = decode_errors(&out);
     assert!(errors.trim().is_empty(), "{errors}");
+}
+
+#[test]
+fn ffmpeg9_publishes_hevc_and_opus_over_rtmps_and_players_get_every_packet() {
+    use support::{run_modern_ffmpeg, stream_summary};
+    let cert = TestCert::new("enhanced");
+    // 4 s of HEVC + Opus in Enhanced RTMP FLV, by ffmpeg 9.
+    let source = scratch().join("tls-hevc-opus.flv");
+    let source_str = source.to_str().unwrap();
+    run_modern_ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=30",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000",
+        "-t",
+        "4",
+        "-c:v",
+        "libx265",
+        "-preset",
+        "ultrafast",
+        "-g",
+        "30",
+        "-x265-params",
+        "log-level=error",
+        "-c:a",
+        "libopus",
+        "-b:a",
+        "64k",
+        "-f",
+        "flv",
+        source_str,
+    ]);
+    let expected = stream_summary(&source);
+    assert_eq!(expected.len(), 2, "{expected:?}");
+
+    let server = Server::builder()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .listen_tls(
+            "127.0.0.1:0".parse().unwrap(),
+            &cert.cert_pem(),
+            &cert.key_pem(),
+        )
+        .unwrap()
+        .workers(2)
+        .build()
+        .unwrap();
+    let (plain, tls) = (server.local_addrs()[0], server.local_addrs()[1]);
+    let tls_url = format!("rtmps://{tls}/live/enhanced");
+    let tls_out = scratch().join("tls-hevc-opus-ffmpeg9.mkv");
+    let plain_out = scratch().join("tls-hevc-opus-ffmpeg9-plain.mkv");
+    let player = |name: &str, url: &str, out: &std::path::Path| {
+        let mut args = vec!["-v", "error", "-y"];
+        if url.starts_with("rtmps://") {
+            args.extend(["-ca_file", cert.cert.to_str().unwrap()]);
+        }
+        args.extend(["-i", url, "-map", "0", "-c", "copy", "-f", "matroska"]);
+        args.push(out.to_str().unwrap());
+        Peer::spawn(name, modern_ffmpeg().to_str().unwrap(), &args)
+    };
+    let mut tls_player = player("tls-hevc-opus-player", &tls_url, &tls_out);
+    let mut plain_player = player(
+        "tls-hevc-opus-plain-player",
+        &format!("rtmp://{plain}/live/enhanced"),
+        &plain_out,
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut publisher = Peer::spawn(
+        "tls-hevc-opus-publisher",
+        modern_ffmpeg().to_str().unwrap(),
+        &[
+            "-v",
+            "error",
+            "-re",
+            "-i",
+            source_str,
+            "-c",
+            "copy",
+            "-ca_file",
+            cert.cert.to_str().unwrap(),
+            "-f",
+            "flv",
+            &tls_url,
+        ],
+    );
+    publisher.finish(Duration::from_secs(20));
+    tls_player.finish(Duration::from_secs(15));
+    plain_player.finish(Duration::from_secs(15));
+    for out in [&tls_out, &plain_out] {
+        assert_eq!(stream_summary(out), expected, "{}", out.display());
+        let errors = support::modern_decode_errors(out);
+        assert!(errors.trim().is_empty(), "{}: {errors}", out.display());
+    }
 }
