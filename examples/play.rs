@@ -2,6 +2,9 @@
 //!
 //!     cargo run --release --example play -- rtmp://HOST/APP/KEY -o FILE.flv [--duration SECS]
 //!
+//! rtmps:// URLs verify the server against the system's roots, or `--ca CA.pem`;
+//! `--insecure` skips verification (test servers only).
+//!
 //! Exits 0 when the stream ends (its publisher stops) or the duration passes.
 
 use std::time::{Duration, Instant};
@@ -14,9 +17,15 @@ use rtmp_core::MediaKind;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let (mut url, mut output, mut duration) = (None, None, None);
+    let mut options = ClientOptions::default();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "-o" => output = args.next(),
+            "--ca" => {
+                options.tls.ca_pem =
+                    Some(std::fs::read(args.next().ok_or("--ca needs a PEM file")?)?)
+            }
+            "--insecure" => options.tls.insecure_skip_verify = true,
             "--duration" => {
                 duration = Some(Duration::from_secs_f64(
                     args.next().ok_or("--duration needs SECS")?.parse()?,
@@ -26,10 +35,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let (Some(url), Some(output)) = (url, output) else {
-        eprintln!("usage: play rtmp://HOST/APP/KEY -o FILE.flv [--duration SECS]");
+        eprintln!(
+            "usage: play rtmp[s]://HOST/APP/KEY -o FILE.flv [--duration SECS] [--ca CA.pem] \
+             [--insecure]"
+        );
         std::process::exit(2);
     };
-    let client = Client::play(&url, ClientOptions::default())?;
+    let client = Client::play(&url, options)?;
     let file = std::io::BufWriter::new(std::fs::File::create(&output)?);
     let mut writer = FlvWriter::new(file, &FlvHeader::default())?;
     let deadline = duration.map(|d| Instant::now() + d);

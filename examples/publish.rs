@@ -2,6 +2,9 @@
 //!
 //!     cargo run --release --example publish -- FILE.flv rtmp://HOST/APP/KEY [--loop]
 //!
+//! rtmps:// URLs verify the server against the system's roots, or `--ca CA.pem`;
+//! `--insecure` skips verification (test servers only).
+//!
 //! Exits 0 when the file (or, with --loop, Ctrl-C) ends.
 
 use std::time::{Duration, Instant};
@@ -13,18 +16,31 @@ use rtmp_core::protocol::command::DataMessage;
 use rtmp_core::{Frame, MediaKind};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let looping = args.iter().any(|a| a == "--loop");
-    let positional: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
-    let [file, url] = positional[..] else {
-        eprintln!("usage: publish FILE.flv rtmp://HOST/APP/KEY [--loop]");
-        std::process::exit(2);
-    };
-    let data = bytes::Bytes::from(std::fs::read(file)?);
-    let options = ClientOptions {
+    let mut options = ClientOptions {
         reconnect: Some(ReconnectPolicy::default()),
         ..ClientOptions::default()
     };
+    let mut looping = false;
+    let mut positional = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--loop" => looping = true,
+            "--ca" => {
+                options.tls.ca_pem =
+                    Some(std::fs::read(args.next().ok_or("--ca needs a PEM file")?)?)
+            }
+            "--insecure" => options.tls.insecure_skip_verify = true,
+            _ => positional.push(arg),
+        }
+    }
+    let [file, url] = &positional[..] else {
+        eprintln!(
+            "usage: publish FILE.flv rtmp[s]://HOST/APP/KEY [--loop] [--ca CA.pem] [--insecure]"
+        );
+        std::process::exit(2);
+    };
+    let data = bytes::Bytes::from(std::fs::read(file)?);
     let client = Client::publish(url, options)?;
     client.wait_started(Duration::from_secs(10))?;
     println!("publishing {file} to {url}");

@@ -134,8 +134,10 @@ fn connection(shared: &Arc<ClientShared>, notices: &Sender<ClientNotice>, attemp
         Ok(v) => v,
         Err(e) => return Ended::Lost(format!("cannot connect to {addr}: {e}")),
     };
-    let ended = |what: &str, e: io::Error| {
-        if tls::is_tls_failure(&e) {
+    // A TLS failure before the session is established (a certificate rejected, no
+    // common version) would fail the same way again; one after it is a lost connection.
+    let ended = |what: &str, e: io::Error, handshaking: bool| {
+        if handshaking && tls::is_tls_failure(&e) {
             Ended::TlsFailed(format!("TLS with {}: {e}", url.host))
         } else {
             Ended::Lost(format!("{what}: {e}"))
@@ -169,7 +171,8 @@ fn connection(shared: &Arc<ClientShared>, notices: &Sender<ClientNotice>, attemp
                 && (event.is_readable() || event.is_read_closed() || event.is_error())
             {
                 if let Err(e) = read(&mut socket, &mut buf, &mut session, shared) {
-                    return e.map_or_else(|e| ended("read", e), Ended::Lost);
+                    let handshaking = socket.tls_handshaking();
+                    return e.map_or_else(|e| ended("read", e, handshaking), Ended::Lost);
                 }
             }
         }
@@ -254,7 +257,7 @@ fn connection(shared: &Arc<ClientShared>, notices: &Sender<ClientNotice>, attemp
             // Fill up to the in-flight bound, write, and go on while the socket takes it.
             while drain_queue(shared, &mut session, &mut out, &mut await_keyframe) {
                 if let Err(e) = out.flush(&mut socket) {
-                    return ended("write", e);
+                    return ended("write", e, socket.tls_handshaking());
                 }
                 if out.len() >= IN_FLIGHT {
                     break;
@@ -262,7 +265,7 @@ fn connection(shared: &Arc<ClientShared>, notices: &Sender<ClientNotice>, attemp
             }
         }
         if let Err(e) = out.flush(&mut socket).and_then(|()| socket.send_pending()) {
-            return ended("write", e);
+            return ended("write", e, socket.tls_handshaking());
         }
         shared
             .bytes_sent

@@ -87,6 +87,14 @@ impl Socket {
         }
     }
 
+    /// True while a TLS handshake has not completed (false for plain TCP).
+    pub fn tls_handshaking(&self) -> bool {
+        match self {
+            Socket::Plain(_) => false,
+            Socket::Tls(s) => s.tls.is_handshaking(),
+        }
+    }
+
     /// Ends a TLS session cleanly (close_notify), as far as the socket takes it now.
     pub fn close_notify(&mut self) {
         if let Socket::Tls(s) = self {
@@ -273,12 +281,18 @@ pub(crate) fn server_config(cert_pem: &[u8], key_pem: &[u8]) -> Result<Arc<rustl
     let certs = certificates(cert_pem, "certificate")?;
     let key = PrivateKeyDer::from_pem_slice(key_pem)
         .map_err(|e| Error::Tls(format!("private key: {e}")))?;
-    let config = rustls::ServerConfig::builder_with_provider(provider())
+    let mut config = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(tls_error)?
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(tls_error)?;
+    // No TLS 1.3 session tickets: with them, Debian's rtmpdump 2.4 (librtmp on GnuTLS)
+    // reports "handshake failed" right after the TLS handshake (the post-handshake
+    // NewSessionTicket messages are the only difference that matters; with none it plays
+    // every packet: tests/interop_tls.rs). Resumption buys an RTMP connection of minutes
+    // or hours next to nothing anyway.
+    config.send_tls13_tickets = 0;
     Ok(Arc::new(config))
 }
 
