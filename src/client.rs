@@ -297,8 +297,7 @@ impl SendQueue {
         if self.bytes + frame.payload.len() > policy.max_queued_bytes {
             return Err(Error::QueueFull);
         }
-        let droppable_video =
-            frame.kind == MediaKind::Video && !frame.keyframe && !frame.sequence_header;
+        let droppable_video = is_inter_picture(&frame);
         if frame.kind == MediaKind::Video && frame.keyframe {
             self.waiting_for_keyframe = false;
         }
@@ -310,7 +309,7 @@ impl SendQueue {
         self.items.push_back(Outbound::Frame(frame));
         let queued = self.duration();
         if queued > policy.drop_inter_after {
-            self.drop_where(|f| f.kind == MediaKind::Video && !f.keyframe && !f.sequence_header);
+            self.drop_where(is_inter_picture);
             self.waiting_for_keyframe = true;
         } else if queued > policy.drop_disposable_after {
             self.drop_where(is_disposable);
@@ -333,10 +332,20 @@ impl SendQueue {
     }
 }
 
+/// A video frame with a picture that is not a keyframe: what the policy may drop until the
+/// next keyframe. Sequence headers, ends of sequence, metadata and command frames stay.
+fn is_inter_picture(frame: &Frame) -> bool {
+    frame.kind == MediaKind::Video
+        && !frame.keyframe
+        && !frame.sequence_header
+        && crate::media::flv::video_tag_info(&frame.payload)
+            .is_some_and(|info| info.packet == crate::media::flv::VideoPacket::CodedFrames)
+}
+
 /// A video frame no other frame refers to: FLV's disposable frame type, or an AVC frame
 /// whose NAL units all have nal_ref_idc 0 (B-frames as x264 and NVENC emit them).
 pub(crate) fn is_disposable(frame: &Frame) -> bool {
-    if frame.kind != MediaKind::Video || frame.keyframe || frame.sequence_header {
+    if !is_inter_picture(frame) {
         return false;
     }
     let body = &frame.payload[..];
@@ -723,6 +732,16 @@ mod tests {
                 && !f.keyframe
                 && !f.sequence_header),
             0
+        );
+        // An end of sequence is no picture: it is never dropped, even while waiting.
+        let eos = ts + 25;
+        q.push(frame(MediaKind::Video, eos, &[0x17, 2, 0, 0, 0]), &policy)
+            .unwrap();
+        q.push(frame(MediaKind::Audio, eos + 100, &[0xAF, 1, 0]), &policy)
+            .unwrap();
+        assert_eq!(
+            kept(&q, &|f| f.kind == MediaKind::Video && f.timestamp == eos),
+            1
         );
         // The network catches up; inter frames flow again from the next keyframe.
         while q.pop().is_some() {}
