@@ -36,6 +36,38 @@ pub(crate) struct TlsSocket {
     tls: rustls::Connection,
 }
 
+/// Sends on a TCP stream without raising SIGPIPE when the peer has gone. Rust programs
+/// and Python ignore SIGPIPE, but a C or C++ host embedding the library usually does not,
+/// and its default action kills the process: a player vanishing between two writes must
+/// cost one connection, not the host. Linux and Android have a per-call flag for it.
+fn send_vectored(tcp: &TcpStream, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        socket2::SockRef::from(tcp).send_vectored_with_flags(bufs, libc::MSG_NOSIGNAL)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        (&*tcp).write_vectored(bufs)
+    }
+}
+
+/// The TCP stream as rustls's record writer, through [`send_vectored`].
+struct NoSigPipe<'a>(&'a TcpStream);
+
+impl Write for NoSigPipe<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        send_vectored(self.0, &[IoSlice::new(buf)])
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        send_vectored(self.0, bufs)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 impl Socket {
     /// The server side of rtmps:// on an accepted connection.
     pub fn accept_tls(tcp: TcpStream, config: Arc<rustls::ServerConfig>) -> Result<Socket> {
@@ -107,7 +139,7 @@ impl Socket {
 impl TlsSocket {
     fn send_records(&mut self) -> io::Result<()> {
         while self.tls.wants_write() {
-            match self.tls.write_tls(&mut self.tcp) {
+            match self.tls.write_tls(&mut NoSigPipe(&self.tcp)) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
@@ -176,7 +208,7 @@ impl Write for Socket {
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         match self {
-            Socket::Plain(tcp) => tcp.write_vectored(bufs),
+            Socket::Plain(tcp) => send_vectored(tcp, bufs),
             Socket::Tls(s) => s.write_vectored(bufs),
         }
     }
