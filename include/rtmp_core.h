@@ -556,6 +556,32 @@ rtmp_result rtmp_client_options_play_range(rtmp_client_options *options,
                                            double start,
                                            double duration);
 
+// For rtmps:// URLs: trusts the certificates in `ca_pem` (`len` bytes of PEM, copied; a
+// private CA or a self-signed server certificate) instead of the system's roots; `len`
+// 0 goes back to the system's roots. The PEM is parsed when the client starts
+// (`rtmp_client_publish`/`_play` fail with the reason if it does not parse).
+//
+// # Safety
+// `options` live; `ca_pem` readable for `len` bytes.
+rtmp_result rtmp_client_options_tls_ca(rtmp_client_options *options,
+                                       const uint8_t *ca_pem,
+                                       size_t len);
+
+// For rtmps:// URLs: the name sent as SNI and checked against the certificate, when it
+// is not the URL's host (connecting by IP address); NULL goes back to the URL's host.
+//
+// # Safety
+// `options` live; `name` NULL or a NUL-terminated string.
+rtmp_result rtmp_client_options_tls_server_name(rtmp_client_options *options, const char *name);
+
+// For rtmps:// URLs: `insecure` true accepts any certificate. The connection is still
+// encrypted but not authenticated (anyone on the path can impersonate the server): for
+// test servers with throwaway certificates only. Default false.
+//
+// # Safety
+// `options` live.
+rtmp_result rtmp_client_options_tls_insecure(rtmp_client_options *options, bool insecure);
+
 // Makes an owned frame of an FLV tag body (copied), with keyframe and sequence-header
 // flags read from the body. On success `*out` gets a frame to release with
 // `rtmp_frame_free`; on error `*out` is untouched. `kind` is an `rtmp_media_kind`, AUDIO
@@ -822,6 +848,22 @@ void rtmp_server_config_free(rtmp_server_config *config);
 // # Safety
 // `config` must be a live configuration; `addr` a NUL-terminated string.
 rtmp_result rtmp_server_config_listen(rtmp_server_config *config, const char *addr);
+
+// Adds an rtmps:// (TLS) listen address, with the certificate chain and its private key
+// in PEM (`cert_pem`/`key_pem` of `cert_len`/`key_len` bytes, copied: they stay yours).
+// One server may listen on plain and TLS addresses at once. INVALID_ARGUMENT (the last
+// error says why) for a bad address or PEM that does not parse; the configuration is
+// unchanged then.
+//
+// # Safety
+// `config` must be a live configuration; `addr` a NUL-terminated string; `cert_pem` and
+// `key_pem` readable for their lengths.
+rtmp_result rtmp_server_config_listen_tls(rtmp_server_config *config,
+                                          const char *addr,
+                                          const uint8_t *cert_pem,
+                                          size_t cert_len,
+                                          const uint8_t *key_pem,
+                                          size_t key_len);
 
 // Sets the number of worker threads (0 keeps the default, one per core).
 //

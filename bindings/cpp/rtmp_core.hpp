@@ -243,6 +243,16 @@ public:
         detail::check(rtmp_server_config_listen(c_.get(), addr.c_str()), "listen");
         return *this;
     }
+    /// An rtmps:// listener: the certificate chain and its private key in PEM.
+    ServerConfig &listen_tls(const std::string &addr, const std::string &cert_pem,
+                             const std::string &key_pem) {
+        detail::check(rtmp_server_config_listen_tls(
+                          c_.get(), addr.c_str(), reinterpret_cast<const uint8_t *>(cert_pem.data()),
+                          cert_pem.size(), reinterpret_cast<const uint8_t *>(key_pem.data()),
+                          key_pem.size()),
+                      "listen_tls");
+        return *this;
+    }
     ServerConfig &workers(uint32_t n) {
         detail::check(rtmp_server_config_workers(c_.get(), n), "workers");
         return *this;
@@ -410,6 +420,23 @@ public:
     }
     ClientOptions &flash_ver(const std::string &v) {
         detail::check(rtmp_client_options_flash_ver(o_.get(), v.c_str()), "flash_ver");
+        return *this;
+    }
+    /// rtmps://: trust these PEM certificates instead of the system's roots ("" resets).
+    ClientOptions &tls_ca(const std::string &pem) {
+        detail::check(rtmp_client_options_tls_ca(o_.get(), reinterpret_cast<const uint8_t *>(pem.data()),
+                                                 pem.size()),
+                      "tls_ca");
+        return *this;
+    }
+    /// rtmps://: the name checked against the certificate when it is not the URL's host.
+    ClientOptions &tls_server_name(const std::string &name) {
+        detail::check(rtmp_client_options_tls_server_name(o_.get(), name.c_str()), "tls_server_name");
+        return *this;
+    }
+    /// rtmps://: accept any certificate (test servers only).
+    ClientOptions &tls_insecure(bool insecure) {
+        detail::check(rtmp_client_options_tls_insecure(o_.get(), insecure), "tls_insecure");
         return *this;
     }
     ClientOptions &connect_timeout(std::chrono::milliseconds t) {

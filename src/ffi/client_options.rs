@@ -3,7 +3,7 @@
 use std::ffi::c_char;
 use std::time::Duration;
 
-use super::{boundary, fail_with, str_arg, RtmpResult};
+use super::{boundary, bytes_arg, fail_with, str_arg, RtmpResult};
 use crate::client::{ClientOptions, ReconnectPolicy};
 use crate::protocol::command::PublishType;
 use crate::protocol::handshake::HandshakeMode;
@@ -235,6 +235,77 @@ pub unsafe extern "C" fn rtmp_client_options_play_range(
         let options = options_mut!(options);
         options.play_start = start;
         options.play_duration = duration;
+        RtmpResult::Ok
+    })
+}
+
+/// For rtmps:// URLs: trusts the certificates in `ca_pem` (`len` bytes of PEM, copied; a
+/// private CA or a self-signed server certificate) instead of the system's roots; `len`
+/// 0 goes back to the system's roots. The PEM is parsed when the client starts
+/// (`rtmp_client_publish`/`_play` fail with the reason if it does not parse).
+///
+/// # Safety
+/// `options` live; `ca_pem` readable for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn rtmp_client_options_tls_ca(
+    options: *mut RtmpClientOptions,
+    ca_pem: *const u8,
+    len: usize,
+) -> RtmpResult {
+    boundary(|| {
+        let options = options_mut!(options);
+        // SAFETY: per the contract.
+        match unsafe { bytes_arg(ca_pem, len) } {
+            Ok(pem) => {
+                options.tls.ca_pem = (!pem.is_empty()).then(|| pem.to_vec());
+                RtmpResult::Ok
+            }
+            Err(code) => code,
+        }
+    })
+}
+
+/// For rtmps:// URLs: the name sent as SNI and checked against the certificate, when it
+/// is not the URL's host (connecting by IP address); NULL goes back to the URL's host.
+///
+/// # Safety
+/// `options` live; `name` NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn rtmp_client_options_tls_server_name(
+    options: *mut RtmpClientOptions,
+    name: *const c_char,
+) -> RtmpResult {
+    boundary(|| {
+        let options = options_mut!(options);
+        if name.is_null() {
+            options.tls.server_name = None;
+            return RtmpResult::Ok;
+        }
+        // SAFETY: per the contract.
+        match unsafe { str_arg(name, "name") } {
+            Ok(n) => {
+                options.tls.server_name = Some(n.to_owned());
+                RtmpResult::Ok
+            }
+            Err(code) => code,
+        }
+    })
+}
+
+/// For rtmps:// URLs: `insecure` true accepts any certificate. The connection is still
+/// encrypted but not authenticated (anyone on the path can impersonate the server): for
+/// test servers with throwaway certificates only. Default false.
+///
+/// # Safety
+/// `options` live.
+#[no_mangle]
+pub unsafe extern "C" fn rtmp_client_options_tls_insecure(
+    options: *mut RtmpClientOptions,
+    insecure: bool,
+) -> RtmpResult {
+    boundary(|| {
+        let options = options_mut!(options);
+        options.tls.insecure_skip_verify = insecure;
         RtmpResult::Ok
     })
 }

@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 
 use super::callback::{become_dispatcher_of, is_dispatcher_of, UserData};
 use super::{
-    boundary, copy_out, cstring, fail, fail_with, handle, out_param, str_arg, RtmpFrame,
+    boundary, bytes_arg, copy_out, cstring, fail, fail_with, handle, out_param, str_arg, RtmpFrame,
     RtmpMediaKind, RtmpMetadata, RtmpResult,
 };
 use crate::event::{ConnectionId, Decision, Event};
@@ -289,6 +289,51 @@ pub unsafe extern "C" fn rtmp_server_config_listen(
         };
         config.builder = std::mem::take(&mut config.builder).listen(addr);
         RtmpResult::Ok
+    })
+}
+
+/// Adds an rtmps:// (TLS) listen address, with the certificate chain and its private key
+/// in PEM (`cert_pem`/`key_pem` of `cert_len`/`key_len` bytes, copied: they stay yours).
+/// One server may listen on plain and TLS addresses at once. INVALID_ARGUMENT (the last
+/// error says why) for a bad address or PEM that does not parse; the configuration is
+/// unchanged then.
+///
+/// # Safety
+/// `config` must be a live configuration; `addr` a NUL-terminated string; `cert_pem` and
+/// `key_pem` readable for their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn rtmp_server_config_listen_tls(
+    config: *mut RtmpServerConfig,
+    addr: *const c_char,
+    cert_pem: *const u8,
+    cert_len: usize,
+    key_pem: *const u8,
+    key_len: usize,
+) -> RtmpResult {
+    boundary(|| {
+        let config = config_mut!(config);
+        // SAFETY: per the contract, addr is NULL or a valid C string.
+        let addr = match unsafe { str_arg(addr, "addr") } {
+            Ok(a) => a,
+            Err(code) => return code,
+        };
+        let Ok(addr) = addr.parse() else {
+            return fail_with(RtmpResult::InvalidArgument, "addr is not IP:PORT");
+        };
+        // SAFETY: per the contract, both are readable for their lengths.
+        let (cert, key) =
+            match unsafe { (bytes_arg(cert_pem, cert_len), bytes_arg(key_pem, key_len)) } {
+                (Ok(c), Ok(k)) => (c, k),
+                (Err(code), _) | (_, Err(code)) => return code,
+            };
+        // Validated on a copy, so a failure leaves the configuration as it was.
+        match config.builder.clone().listen_tls(addr, cert, key) {
+            Ok(builder) => {
+                config.builder = builder;
+                RtmpResult::Ok
+            }
+            Err(e) => fail_with(RtmpResult::InvalidArgument, &e.to_string()),
+        }
     })
 }
 

@@ -5,6 +5,7 @@
 
 mod live;
 mod reentry;
+mod tls;
 mod values;
 
 use std::ffi::{c_char, c_void, CStr, CString};
