@@ -294,7 +294,10 @@ impl SendQueue {
     }
 
     fn push(&mut self, frame: Frame, policy: &CongestionPolicy) -> Result<()> {
-        if self.bytes + frame.payload.len() > policy.max_queued_bytes {
+        // Sequence headers are always taken: a packager sends one only when the
+        // configuration appears or changes, so a refused header would leave every later
+        // frame undecodable. They are small.
+        if !frame.sequence_header && self.bytes + frame.payload.len() > policy.max_queued_bytes {
             return Err(Error::QueueFull);
         }
         let droppable_video = is_inter_picture(&frame);
@@ -759,9 +762,18 @@ mod tests {
             max_queued_bytes: 10,
             ..policy
         };
+        let mut full = SendQueue::default();
         assert!(matches!(
-            SendQueue::default().push(frame(MediaKind::Audio, 0, &[0; 11]), &limit),
+            full.push(frame(MediaKind::Audio, 0, &[0; 11]), &limit),
             Err(Error::QueueFull)
         ));
+        // A configuration record is taken even over the bound.
+        let asc = frame(
+            MediaKind::Audio,
+            0,
+            &[0xAF, 0, 0x12, 0x10, 0, 0, 0, 0, 0, 0, 0],
+        );
+        assert!(asc.sequence_header);
+        full.push(asc, &limit).unwrap();
     }
 }

@@ -55,15 +55,22 @@ impl Log for Forwarder {
 
     fn log(&self, record: &Record<'_>) {
         let sinks = self.sinks.read().clone();
+        let outer = DELIVERING.replace(true);
         for s in sinks.iter().filter(|s| record.level() <= s.level) {
             (s.sink)(record);
         }
+        DELIVERING.set(outer);
     }
 
     fn flush(&self) {}
 }
 
 static FORWARDER: OnceLock<Forwarder> = OnceLock::new();
+
+thread_local! {
+    /// This thread is inside a sink (which may log, or remove a sink, itself).
+    static DELIVERING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
 static INSTALLED: OnceLock<bool> = OnceLock::new();
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -94,16 +101,30 @@ pub fn add_sink(level: LevelFilter, sink: Arc<Sink>) -> Result<SinkId> {
     Ok(SinkId(id))
 }
 
-/// Unregisters a sink; records stop reaching it before this returns (a record being
-/// delivered on another thread at that moment may still finish). Unknown ids are ignored.
+/// Unregisters a sink. When this returns, no thread is inside the sink any more and none
+/// will enter it, so what it captured (a C callback's userdata) may be freed. Called from
+/// inside a sink, it does not wait for deliveries on its own thread. Unknown ids are
+/// ignored.
 pub fn remove_sink(id: SinkId) {
     let Some(forwarder) = FORWARDER.get() else {
         return;
     };
-    let mut sinks = forwarder.sinks.write();
-    let next: Vec<Registered> = sinks.iter().filter(|s| s.id != id.0).cloned().collect();
-    update_max_level(&next);
-    *sinks = Arc::new(next);
+    let removed = {
+        let mut sinks = forwarder.sinks.write();
+        let removed = sinks.iter().find(|s| s.id == id.0).map(|s| s.sink.clone());
+        let next: Vec<Registered> = sinks.iter().filter(|s| s.id != id.0).cloned().collect();
+        update_max_level(&next);
+        *sinks = Arc::new(next);
+        removed
+    };
+    // Deliveries in flight hold the old snapshot, and with it a clone of the sink.
+    if let Some(sink) = removed {
+        if !DELIVERING.get() {
+            while Arc::strong_count(&sink) > 1 {
+                std::thread::yield_now();
+            }
+        }
+    }
 }
 
 fn update_max_level(sinks: &[Registered]) {
@@ -141,6 +162,35 @@ mod tests {
         assert!(!seen
             .iter()
             .any(|(_, m)| m == "too verbose" || m == "after removal"));
+    }
+
+    #[test]
+    fn removal_waits_for_deliveries_in_flight() {
+        use std::sync::atomic::AtomicBool;
+        let inside = Arc::new(AtomicBool::new(false));
+        let finished = Arc::new(AtomicBool::new(false));
+        let (inside_sink, finished_sink) = (inside.clone(), finished.clone());
+        let id = add_sink(
+            LevelFilter::Trace,
+            Arc::new(move |r: &Record<'_>| {
+                if r.target() == "rtmp_core::slow" {
+                    inside_sink.store(true, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                    finished_sink.store(true, Ordering::SeqCst);
+                }
+            }),
+        )
+        .unwrap();
+        let logger = std::thread::spawn(|| log::info!(target: "rtmp_core::slow", "slow"));
+        while !inside.load(Ordering::SeqCst) {
+            std::thread::yield_now();
+        }
+        remove_sink(id);
+        assert!(
+            finished.load(Ordering::SeqCst),
+            "returned while the sink ran"
+        );
+        logger.join().unwrap();
     }
 
     #[test]

@@ -301,10 +301,16 @@ impl Server {
     }
 
     fn stop(&mut self) {
-        self.runtime.shutdown();
-        if let Some(thread) = self.dispatcher.take() {
+        if let Some(thread) = self.stop_runtime() {
             let _ = thread.join();
         }
+    }
+
+    /// Shuts the runtime down (idempotent) and hands back the dispatcher thread, for a
+    /// caller that must join it without holding its own locks (the C ABI's free).
+    pub(crate) fn stop_runtime(&mut self) -> Option<std::thread::JoinHandle<()>> {
+        self.runtime.shutdown();
+        self.dispatcher.take()
     }
 }
 

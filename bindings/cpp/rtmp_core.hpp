@@ -61,7 +61,23 @@ inline void check(rtmp_result result, const char *what) {
 inline std::string_view view(const char *s) { return s ? std::string_view(s) : std::string_view(); }
 
 /// Runs a user callback, keeping exceptions on this side of the C library.
-template <typename F> void guarded(const char *what, F &&body) noexcept {
+/// The callback holder whose callback runs on this thread, if any.
+inline thread_local const void *running_callback = nullptr;
+
+/// Destroying a Server or Client from inside its own callback would free the callback
+/// while it runs (the library refuses to free the handle there): a programming error,
+/// stopped here with a message rather than left to corrupt memory.
+inline void refuse_self_destruction(const void *holder, const char *what) noexcept {
+    if (holder != nullptr && running_callback == holder) {
+        std::fprintf(stderr, "rtmp: %s destroyed inside its own callback; close it there and "
+                             "destroy it from another thread\n", what);
+        std::terminate();
+    }
+}
+
+template <typename F> void guarded(const char *what, const void *holder, F &&body) noexcept {
+    const void *outer = running_callback;
+    running_callback = holder;
     try {
         body();
     } catch (const std::exception &e) {
@@ -69,6 +85,7 @@ template <typename F> void guarded(const char *what, F &&body) noexcept {
     } catch (...) {
         std::fprintf(stderr, "rtmp: exception in %s callback\n", what);
     }
+    running_callback = outer;
 }
 
 template <typename T, void (*Free)(T *)> struct Deleter {
@@ -389,7 +406,7 @@ public:
                           s_,
                           [](void *userdata, const rtmp_event *e) {
                               auto *d = static_cast<Dispatch *>(userdata);
-                              detail::guarded("server", [&] { d->callback(ServerRef(d->server), Event(*e)); });
+                              detail::guarded("server", d, [&] { d->callback(ServerRef(d->server), Event(*e)); });
                           },
                           dispatch.get()),
                       "rtmp_server_set_callback");
@@ -402,6 +419,7 @@ private:
         rtmp_server *server;
     };
     void close() noexcept {
+        detail::refuse_self_destruction(callback_.get(), "rtmp::Server");
         if (s_) {
             rtmp_server_free(std::exchange(s_, nullptr));
         }
@@ -515,13 +533,17 @@ public:
     Client(Client &&) noexcept = default;
     Client &operator=(Client &&other) noexcept {
         if (this != &other) {
+            detail::refuse_self_destruction(callback_.get(), "rtmp::Client");
             c_.reset();
             callback_ = std::move(other.callback_);
             c_ = std::move(other.c_);
         }
         return *this;
     }
-    ~Client() { c_.reset(); } // frees the client (joining its dispatcher) before the callback
+    ~Client() {
+        detail::refuse_self_destruction(callback_.get(), "rtmp::Client");
+        c_.reset(); // frees the client (joining its dispatcher) before the callback
+    }
 
     void wait_started(std::chrono::milliseconds timeout) {
         detail::check(rtmp_client_wait_started(c_.get(), static_cast<uint32_t>(timeout.count())), "wait_started");
@@ -557,7 +579,8 @@ public:
         detail::check(rtmp_client_set_callback(
                           c_.get(),
                           [](void *userdata, const rtmp_client_notice *n) {
-                              detail::guarded("client", [&] { (*static_cast<Callback *>(userdata))(Notice(*n)); });
+                              detail::guarded("client", userdata,
+                                              [&] { (*static_cast<Callback *>(userdata))(Notice(*n)); });
                           },
                           holder.get()),
                       "rtmp_client_set_callback");
@@ -635,7 +658,7 @@ inline void set_log_callback(rtmp_log_level level,
     detail::check(rtmp_set_log_callback(
                       level,
                       [](void *userdata, rtmp_log_level l, const char *target, const char *message) {
-                          detail::guarded("log", [&] { (*static_cast<Fn *>(userdata))(l, target, message); });
+                          detail::guarded("log", userdata, [&] { (*static_cast<Fn *>(userdata))(l, target, message); });
                       },
                       kept.back().get()),
                   "rtmp_set_log_callback");

@@ -4,7 +4,7 @@
 use std::ffi::{c_char, c_void, CString};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 use parking_lot::{Mutex, RwLock};
@@ -277,12 +277,22 @@ pub unsafe extern "C" fn rtmp_client_wait_started(
 ) -> RtmpResult {
     boundary(|| {
         let client = handle!(client);
-        client.with_client(
-            |c| match c.wait_started(Duration::from_millis(timeout_ms as u64)) {
+        // Waited in short slices, each under the lock for a moment only, so that
+        // rtmp_client_close from another thread ends the wait (CLOSED) within one slice
+        // and writes never queue behind a waiting close.
+        let deadline = Instant::now() + Duration::from_millis(timeout_ms as u64);
+        loop {
+            let slice = deadline
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(20));
+            let result = client.with_client(|c| match c.wait_started(slice) {
                 Ok(()) => RtmpResult::Ok,
                 Err(e) => fail(&e),
-            },
-        )
+            });
+            if result != RtmpResult::Timeout || Instant::now() >= deadline {
+                return result;
+            }
+        }
     })
 }
 
@@ -549,15 +559,23 @@ pub unsafe extern "C" fn rtmp_client_free(client: *mut RtmpClient) {
                 "rtmp_client_free from inside the client's own callback",
             );
         }
-        // SAFETY: per the contract, a live Box we handed out.
-        let client = unsafe { Box::from_raw(client) };
-        if let Some(c) = client.client.write().take() {
-            c.close();
+        // Close through a shared borrow first: the dispatcher thread may still be in a
+        // callback that calls in with this pointer (stats on the last notice). The Box is
+        // reclaimed only once that thread is joined.
+        // SAFETY: per the contract the pointer is live; only shared access until the join.
+        let shared = unsafe { &*client };
+        let taken = shared.client.write().take();
+        if let Some(mut c) = taken {
+            *shared.final_stats.lock() = Some(c.stats());
+            c.close_in_place();
+            *shared.final_stats.lock() = Some(c.stats());
         }
-        let dispatcher = client.dispatcher.lock().take();
+        let dispatcher = shared.dispatcher.lock().take();
         if let Some(thread) = dispatcher {
             let _ = thread.join();
         }
+        // SAFETY: per the contract, a Box we handed out; no other thread uses it now.
+        drop(unsafe { Box::from_raw(client) });
         RtmpResult::Ok
     });
 }

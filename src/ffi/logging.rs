@@ -53,8 +53,9 @@ static C_SINK: Mutex<Option<SinkId>> = Mutex::new(None);
 
 /// Sends the library's log records at `level` (an `rtmp_log_level`) or more severe to `callback(userdata,
 /// level, target, message)`, replacing the callback set before; a NULL callback (or level
-/// OFF) removes it. Once this returns the previous callback gets no new records (one being
-/// delivered on another thread may still finish). Fails with INVALID_STATE when the
+/// OFF) removes it. Once this returns the previous callback is running on no other thread
+/// and gets no new records, so its userdata may be freed (called from inside that
+/// callback, only its own call may still be running). Fails with INVALID_STATE when the
 /// process already installed another `log` logger (a Rust host application's). Thread-safe.
 ///
 /// # Safety

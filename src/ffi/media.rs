@@ -133,7 +133,11 @@ impl Inner {
         match self {
             Inner::Video(p, codec) => {
                 let cts = match codec {
-                    VideoCodec::H264 | VideoCodec::Hevc => (pts - dts) as i32,
+                    // Saturating: the packager refuses an out-of-range offset itself.
+                    VideoCodec::H264 | VideoCodec::Hevc => {
+                        pts.saturating_sub(dts)
+                            .clamp(i32::MIN.into(), i32::MAX.into()) as i32
+                    }
                     _ => 0,
                 };
                 let frames = p.package(data, pts, dts).map_err(media_error)?;

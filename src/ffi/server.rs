@@ -441,7 +441,15 @@ pub unsafe extern "C" fn rtmp_server_free(server: *mut RtmpServer) {
                 "rtmp_server_free from inside the server's own callback",
             );
         }
-        // SAFETY: per the contract the pointer is a live Box we handed out.
+        // Shut down through a shared borrow first: the dispatcher thread may still be in a
+        // callback that calls in with this pointer. The Box is reclaimed only once that
+        // thread is joined, and no lock of ours is held while joining.
+        // SAFETY: per the contract the pointer is live; only shared access until the join.
+        let dispatcher = unsafe { &*server }.server.lock().stop_runtime();
+        if let Some(thread) = dispatcher {
+            let _ = thread.join();
+        }
+        // SAFETY: per the contract, a Box we handed out; no other thread uses it now.
         drop(unsafe { Box::from_raw(server) });
         RtmpResult::Ok
     });

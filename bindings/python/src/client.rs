@@ -1,6 +1,7 @@
 //! `rtmp_core.Client`: publish to or play from an RTMP server.
 
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -70,7 +71,7 @@ fn notice(py: Python<'_>, n: ClientNotice) -> PyResult<Py<PyAny>> {
         ClientNotice::PlayStarted => "play_started",
         ClientNotice::Status(status) => {
             out.code = Some(status.code);
-            out.level = Some(format!("{:?}", status.level).to_lowercase());
+            out.level = Some(status.level.as_str().to_owned());
             out.description = Some(status.description);
             "status"
         }
@@ -102,7 +103,10 @@ fn notice(py: Python<'_>, n: ClientNotice) -> PyResult<Py<PyAny>> {
 /// `Client.publish(url)` or `Client.play(url)`.
 #[pyclass(module = "rtmp_core", frozen)]
 pub struct Client {
-    inner: Mutex<Option<rtmp_core::client::Client>>,
+    /// Shared so that a blocking wait runs on a clone, without this lock: a thread that
+    /// waits with the GIL released must not hold a lock that a thread holding the GIL
+    /// (writing frames) needs.
+    inner: Mutex<Option<Arc<rtmp_core::client::Client>>>,
     notices: crossbeam_channel::Receiver<ClientNotice>,
     /// Set by close(): iteration ends once the queued notices are read.
     closed: AtomicBool,
@@ -175,10 +179,17 @@ impl Client {
             .py_err()?;
         Ok(Client {
             notices: client.notices().clone(),
-            inner: Mutex::new(Some(client)),
+            inner: Mutex::new(Some(Arc::new(client))),
             closed: AtomicBool::new(false),
             tracks: Mutex::new(Tracks::default()),
         })
+    }
+
+    fn client(&self, py: Python<'_>) -> PyResult<Arc<rtmp_core::client::Client>> {
+        self.inner
+            .lock()
+            .clone()
+            .ok_or_else(|| errors::error(py, "ClosedError", "the client is closed".into()))
     }
 
     fn with<T>(
@@ -197,6 +208,29 @@ impl Client {
         let count = frames.len();
         self.with(py, |c| frames.into_iter().try_for_each(|f| c.send(f)))?;
         Ok(count)
+    }
+}
+
+/// Closes the client once no other thread holds it (a `wait_started` slice lasts at most
+/// 100 ms), without the GIL.
+fn close_when_unshared(mut client: Arc<rtmp_core::client::Client>) {
+    loop {
+        match Arc::try_unwrap(client) {
+            Ok(client) => return client.close(),
+            Err(shared) => {
+                client = shared;
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
+    }
+}
+
+impl Drop for Client {
+    /// Dropped without close(): closing joins the I/O thread, so never with the GIL held.
+    fn drop(&mut self) {
+        if let Some(client) = self.inner.get_mut().take() {
+            Python::attach(|py| py.detach(move || close_when_unshared(client)));
+        }
     }
 }
 
@@ -303,13 +337,8 @@ impl Client {
             let slice = deadline
                 .saturating_duration_since(std::time::Instant::now())
                 .min(crate::server::SIGNAL_CHECK);
-            let result = {
-                let inner = self.inner.lock();
-                let client = inner.as_ref().ok_or_else(|| {
-                    errors::error(py, "ClosedError", "the client is closed".into())
-                })?;
-                py.detach(|| client.wait_started(slice))
-            };
+            let client = self.client(py)?;
+            let result = py.detach(|| client.wait_started(slice));
             match result {
                 Ok(()) => return Ok(()),
                 Err(rtmp_core::Error::Timeout(_)) if std::time::Instant::now() < deadline => {
@@ -411,7 +440,7 @@ impl Client {
     fn close(&self, py: Python<'_>) {
         let client = self.inner.lock().take();
         if let Some(client) = client {
-            py.detach(move || client.close());
+            py.detach(move || close_when_unshared(client));
         }
         self.closed
             .store(true, std::sync::atomic::Ordering::Release);

@@ -29,6 +29,7 @@ fn class_of(e: &Error) -> &'static str {
         Error::Flv(_) | Error::Media(_) => "MediaError",
         Error::QueueFull => "QueueFullError",
         Error::Io(_) => "RtmpIOError",
+        Error::Tls(_) => "TlsError",
         _ => "ProtocolError",
     }
 }

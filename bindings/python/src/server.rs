@@ -285,6 +285,15 @@ impl NativeServer {
     }
 }
 
+impl Drop for NativeServer {
+    /// Dropped without close(): shutting down joins threads, so never with the GIL held.
+    fn drop(&mut self) {
+        if let Some(server) = self.server.get_mut().take() {
+            Python::attach(|py| py.detach(move || server.shutdown()));
+        }
+    }
+}
+
 /// Publishes the application's own frames into a stream of the server; RTMP players play
 /// it like any other stream. `close()` (or the end of a `with` block) ends the publish.
 #[pyclass(module = "rtmp_core", frozen)]

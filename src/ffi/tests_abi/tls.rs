@@ -20,7 +20,11 @@ fn self_signed() -> (Vec<u8>, Vec<u8>) {
         .arg(&cert)
         .output()
         .expect("the openssl CLI (scripts/install-test-deps.sh installs it)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let pair = (std::fs::read(&cert).unwrap(), std::fs::read(&key).unwrap());
     let _ = std::fs::remove_dir_all(&dir);
     pair

@@ -30,6 +30,7 @@ from .errors import (
     RtmpError,
     RtmpIOError,
     RtmpTimeoutError,
+    TlsError,
 )
 
 
@@ -56,6 +57,7 @@ __all__ = [
     "set_log_level",
     "RtmpError",
     "ProtocolError",
+    "TlsError",
     "ClosedError",
     "RtmpTimeoutError",
     "InvalidStateError",

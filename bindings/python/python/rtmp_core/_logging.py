@@ -8,7 +8,9 @@ application's logging configuration. ``set_log_level`` changes what is forwarded
 from __future__ import annotations
 
 import logging
+import sys
 import threading
+import traceback
 from typing import Optional, Union
 
 from . import _native
@@ -18,13 +20,16 @@ _lock = threading.Lock()
 
 
 def _run() -> None:
-    while True:
+    while not sys.is_finalizing():
         try:
             records = _native.drain_logs(0.5)
-        except BaseException:  # interpreter shutting down
-            return
-        for level, target, message in records:
-            logging.getLogger(target.replace("::", ".")).log(level, "%s", message)
+            for level, target, message in records:
+                logging.getLogger(target.replace("::", ".")).log(level, "%s", message)
+        except Exception:
+            if sys.is_finalizing():
+                return
+            # Forwarding must outlive a broken handler; say so on stderr, keep going.
+            traceback.print_exc()
 
 
 def set_log_level(level: Union[int, str]) -> None:

@@ -98,7 +98,6 @@ class Server:
                 self._callbacks[name] = fn
         self._native: Optional[_native.NativeServer] = None
         self._dispatcher: Optional[threading.Thread] = None
-        self._iterating = False
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ callbacks
@@ -211,7 +210,6 @@ class Server:
         until no event came for ``timeout`` seconds. Only without callbacks."""
         if self._callbacks:
             raise InvalidStateError("events() and callbacks both want the events: use one")
-        self._iterating = True
         native = self.start()._native
         assert native is not None
         return EventStream(native.next_events, timeout)
@@ -222,15 +220,25 @@ class Server:
             if batch is None:
                 return
             for event in batch:
-                kind = event.type
-                fn = callbacks.get(kind)
-                if event.pending:
-                    self._decide(event, fn)
-                elif fn is not None:
-                    try:
-                        fn(event)
-                    except Exception:
-                        log.exception("rtmp_core: the on_%s callback raised", kind)
+                try:
+                    self._deliver(event, callbacks)
+                except BaseException:
+                    # SystemExit or KeyboardInterrupt from a callback: stop serving rather
+                    # than leave later decisions to time out unseen.
+                    log.exception("rtmp_core: a callback ended dispatching; closing the server")
+                    native.close()
+                    raise
+
+    def _deliver(self, event: _native.Event, callbacks: Dict[str, Callback]) -> None:
+        kind = event.type
+        fn = callbacks.get(kind)
+        if event.pending:
+            self._decide(event, fn)
+        elif fn is not None:
+            try:
+                fn(event)
+            except Exception:
+                log.exception("rtmp_core: the on_%s callback raised", kind)
 
     @staticmethod
     def _decide(event: _native.Event, fn: Optional[Callback]) -> None:

@@ -17,6 +17,10 @@ class ProtocolError(RtmpError):
     """The peer broke the protocol, refused a request, or sent something malformed."""
 
 
+class TlsError(ProtocolError):
+    """rtmps:// failed: a certificate was refused, or TLS itself broke."""
+
+
 class ClosedError(RtmpError, ConnectionError):
     """The server, client or publisher is closed."""
 
@@ -60,6 +64,7 @@ class Rejected(RtmpError):
 __all__ = [
     "RtmpError",
     "ProtocolError",
+    "TlsError",
     "ClosedError",
     "RtmpTimeoutError",
     "InvalidStateError",
