@@ -412,8 +412,7 @@ pub(crate) enum StartFailure {
 #[derive(Debug, Default)]
 pub(crate) struct Replay {
     pub metadata: Option<Amf0Value>,
-    pub video_header: Option<Frame>,
-    pub audio_header: Option<Frame>,
+    pub headers: crate::hub::SequenceHeaders,
 }
 
 impl ClientShared {
@@ -530,11 +529,7 @@ impl Client {
             return Err(Error::Closed);
         }
         if frame.sequence_header {
-            let mut replay = self.shared.replay.lock();
-            match frame.kind {
-                MediaKind::Video => replay.video_header = Some(frame.clone()),
-                MediaKind::Audio => replay.audio_header = Some(frame.clone()),
-            }
+            self.shared.replay.lock().headers.remember(&frame);
         }
         self.shared
             .queue

@@ -61,6 +61,33 @@ fn classify(kind: MediaKind, body: &[u8]) -> (bool, bool) {
     }
 }
 
+/// The latest sequence header of each audio and video track (E-RTMP v2 multitrack
+/// streams have one per track id), in the order the tracks appeared: what a player
+/// joining a stream, or a publisher resuming one, must send before media.
+#[derive(Debug, Clone, Default)]
+pub struct SequenceHeaders(Vec<((MediaKind, u8), Frame)>);
+
+impl SequenceHeaders {
+    /// Keeps `header` as its track's latest.
+    pub fn remember(&mut self, header: &Frame) {
+        let track = flv::ex_fourcc_and_track(&header.payload, header.kind == MediaKind::Video)
+            .map_or(0, |(_, track)| track);
+        let key = (header.kind, track);
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = header.clone(),
+            None => self.0.push((key, header.clone())),
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Frame> {
+        self.0.iter().map(|(_, frame)| frame)
+    }
+
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
 /// Who publishes a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PublisherId {
@@ -104,8 +131,8 @@ pub struct StreamLog {
     pub metadata: Option<Amf0Value>,
     /// Increments whenever the metadata changes, so players resend it.
     metadata_version: u64,
-    pub video_header: Option<Frame>,
-    pub audio_header: Option<Frame>,
+    /// The latest sequence header of each track, for players that join.
+    pub headers: SequenceHeaders,
     frames: VecDeque<Frame>,
     /// Sequence number of `frames[0]`.
     base: u64,
@@ -164,10 +191,7 @@ impl StreamLog {
     /// Appends a frame and trims the log to the previous GOP and the byte bound.
     pub fn push(&mut self, frame: Frame, limits: &StreamLimits) {
         if frame.sequence_header {
-            match frame.kind {
-                MediaKind::Video => self.video_header = Some(frame.clone()),
-                MediaKind::Audio => self.audio_header = Some(frame.clone()),
-            }
+            self.headers.remember(&frame);
         }
         if frame.keyframe {
             self.keyframes.push_back(self.head());
@@ -217,8 +241,7 @@ impl StreamLog {
         self.cached_bytes = 0;
         self.base = head;
         self.metadata = None;
-        self.video_header = None;
-        self.audio_header = None;
+        self.headers.clear();
     }
 }
 
@@ -408,6 +431,34 @@ mod tests {
         let mut body = vec![first, 1, 0, 0, 0];
         body.resize(len.max(5), 0);
         Frame::from_tag(MediaKind::Video, ts, body.into())
+    }
+
+    #[test]
+    fn joiners_get_the_latest_header_of_every_track() {
+        use crate::media::encoder::{AudioCodec, AudioPackager};
+        let adts = [0xFF, 0xF1, 0x4C, 0x80, 0x01, 0x5F, 0xFC, 1, 2, 3];
+        let mut log = StreamLog::default();
+        let limits = StreamLimits::default();
+        for track in [0u8, 1, 2] {
+            let mut packager = AudioPackager::with_track(AudioCodec::Aac, track).unwrap();
+            for frame in packager.package(&adts, 0).unwrap() {
+                log.push(frame, &limits);
+            }
+        }
+        // A new header for track 1 replaces only track 1's.
+        let mut again = AudioPackager::with_track(AudioCodec::AacRaw, 1).unwrap();
+        again.set_config(&[0x12, 0x10]).unwrap();
+        for frame in again.package(&[9], 40).unwrap() {
+            log.push(frame, &limits);
+        }
+        let headers: Vec<_> = log.headers.iter().collect();
+        assert_eq!(headers.len(), 3);
+        let tracks: Vec<_> = headers
+            .iter()
+            .map(|h| crate::media::flv::ex_fourcc_and_track(&h.payload, false).map(|(_, t)| t))
+            .collect();
+        assert_eq!(tracks, [None, Some(1), Some(2)]);
+        assert_eq!(headers[1].timestamp, 40);
     }
 
     #[test]

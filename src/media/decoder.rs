@@ -61,7 +61,8 @@ impl Depacketizer {
 
     /// Takes one frame. Sequence headers (and end-of-sequence, metadata, empty frames)
     /// update the state and return `None`; media returns the decoder's input. Codecs
-    /// this module does not unpack are [`MediaError::Unsupported`].
+    /// this module does not unpack, and E-RTMP v2 multitrack bodies (one depacketizer
+    /// serves one track), are [`MediaError::Unsupported`].
     pub fn push(&mut self, frame: &Frame) -> Result<Option<DecodedFrame>> {
         let codec = codec_name(frame.kind, &frame.payload);
         let dts = frame.timestamp as i64;

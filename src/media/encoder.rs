@@ -22,6 +22,7 @@ use super::enhanced::{
     AvMultitrackType, ExAudioTag, ExVideoTag, MediaError, PackagedAudio, PackagedVideo, Result,
     Track, VideoTagFormat,
 };
+use super::flv;
 use super::hevc::HevcPackager;
 use super::opus::{OpusHead, OpusPackager};
 use super::vpx::VpxPackager;
@@ -404,20 +405,25 @@ pub fn codec_name(kind: MediaKind, body: &[u8]) -> &'static str {
     let Some(&first) = body.first() else {
         return "unknown";
     };
+    if let Some((fourcc, _)) = flv::ex_fourcc_and_track(body, kind == MediaKind::Video) {
+        return match &fourcc {
+            b"avc1" => "h264",
+            b"hvc1" => "hevc",
+            b"av01" => "av1",
+            b"vp09" => "vp9",
+            b"vp08" => "vp8",
+            b"Opus" => "opus",
+            b"fLaC" => "flac",
+            b"ac-3" => "ac3",
+            b"ec-3" => "eac3",
+            b".mp3" => "mp3",
+            b"mp4a" => "aac",
+            _ => "unknown",
+        };
+    }
     match kind {
-        MediaKind::Video if first & 0x80 != 0 => {
-            // ExVideoTagHeader: a FourCC follows the first byte, after a multitrack byte
-            // when the packet type says Multitrack (6).
-            let at = if first & 0x0F == 6 { 2 } else { 1 };
-            match body.get(at..at + 4) {
-                Some(b"avc1") => "h264",
-                Some(b"hvc1") => "hevc",
-                Some(b"av01") => "av1",
-                Some(b"vp09") => "vp9",
-                Some(b"vp08") => "vp8",
-                _ => "unknown",
-            }
-        }
+        // Enhanced, but a command frame or too short to name.
+        MediaKind::Video if first & 0x80 != 0 => "unknown",
         MediaKind::Video => match first & 0x0F {
             2 => "h263",
             3 => "screen",
@@ -427,18 +433,6 @@ pub fn codec_name(kind: MediaKind, body: &[u8]) -> &'static str {
             12 => "hevc",
             _ => "unknown",
         },
-        MediaKind::Audio if first >> 4 == 9 => {
-            let at = if first & 0x0F == 5 { 2 } else { 1 };
-            match body.get(at..at + 4) {
-                Some(b"Opus") => "opus",
-                Some(b"fLaC") => "flac",
-                Some(b"ac-3") => "ac3",
-                Some(b"ec-3") => "eac3",
-                Some(b".mp3") => "mp3",
-                Some(b"mp4a") => "aac",
-                _ => "unknown",
-            }
-        }
         MediaKind::Audio => match first >> 4 {
             0 | 3 => "pcm",
             1 => "adpcm",
@@ -587,9 +581,14 @@ mod tests {
     #[test]
     fn enhanced_fourccs_are_named() {
         assert_eq!(codec_name(MediaKind::Video, b"\x90hvc1"), "hevc");
-        assert_eq!(codec_name(MediaKind::Video, b"\x96\x00av01"), "av1");
+        assert_eq!(codec_name(MediaKind::Video, b"\x96\x00av01\x01"), "av1");
         assert_eq!(codec_name(MediaKind::Audio, b"\x91Opus"), "opus");
         assert_eq!(codec_name(MediaKind::Audio, b""), "unknown");
+        // Through a ModEx block (TimestampOffsetNano: 3 bytes, then the packet type 1).
+        assert_eq!(
+            codec_name(MediaKind::Video, b"\x97\x02\x00\x00\x01\x01hvc1"),
+            "hevc"
+        );
         assert_eq!(VideoCodec::from_name("h265"), Some(VideoCodec::Hevc));
     }
 }

@@ -647,6 +647,18 @@ pub fn audio_packet(body: &[u8]) -> Option<AudioPacket> {
 /// nibble is the tracks' packet type). The layout is the same for audio and video.
 /// `multitrack` is the packet type that announces multitrack (video 6, audio 5).
 fn ex_packet_type(body: &[u8], multitrack: u8) -> Option<u8> {
+    ex_header(body, multitrack).map(|h| h.packet_type)
+}
+
+/// Where an Ex(Audio|Video)TagHeader's fixed part ends.
+struct ExHeader {
+    packet_type: u8,
+    /// Offset of the (first) FourCC.
+    fourcc_at: usize,
+    multitrack: bool,
+}
+
+fn ex_header(body: &[u8], multitrack: u8) -> Option<ExHeader> {
     let mut packet_type = *body.first()? & 0x0F;
     let mut pos = 1usize;
     while packet_type == PACKET_MOD_EX {
@@ -662,10 +674,39 @@ fn ex_packet_type(body: &[u8], multitrack: u8) -> Option<u8> {
         packet_type = *body.get(pos)? & 0x0F;
         pos += 1;
     }
-    if packet_type == multitrack {
+    let is_multitrack = packet_type == multitrack;
+    if is_multitrack {
         packet_type = *body.get(pos)? & 0x0F;
+        pos += 1;
     }
-    Some(packet_type)
+    Some(ExHeader {
+        packet_type,
+        fourcc_at: pos,
+        multitrack: is_multitrack,
+    })
+}
+
+/// For an Enhanced RTMP body (`video` or audio): its FourCC and track id (0 unless the
+/// body is multitrack; then the first track's), through ModEx blocks. `None` for legacy
+/// bodies and bodies too short to say.
+pub fn ex_fourcc_and_track(body: &[u8], video: bool) -> Option<([u8; 4], u8)> {
+    let first = *body.first()?;
+    let (enhanced, multitrack) = if video {
+        (first & 0x80 != 0, PACKET_VIDEO_MULTITRACK)
+    } else {
+        (first >> 4 == 9, PACKET_AUDIO_MULTITRACK)
+    };
+    if !enhanced || (video && (first >> 4) & 0x07 == FRAME_COMMAND) {
+        return None;
+    }
+    let h = ex_header(body, multitrack)?;
+    let fourcc: [u8; 4] = body.get(h.fourcc_at..h.fourcc_at + 4)?.try_into().ok()?;
+    let track = if h.multitrack {
+        *body.get(h.fourcc_at + 4)?
+    } else {
+        0
+    };
+    Some((fourcc, track))
 }
 
 /// True if the video body is a key frame (frame type 1) carrying a picture: coded frames,

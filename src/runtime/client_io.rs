@@ -433,10 +433,7 @@ fn replay(shared: &ClientShared, session: &mut ClientSession) {
     if let Some(metadata) = &replay.metadata {
         let _ = session.send_metadata(metadata.clone());
     }
-    for header in [&replay.video_header, &replay.audio_header]
-        .into_iter()
-        .flatten()
-    {
+    for header in replay.headers.iter() {
         let _ = session.send_media(header.kind, header.timestamp, header.payload.clone());
     }
 }

@@ -548,8 +548,7 @@ impl Worker {
                     }
                     if !player.primed {
                         player.primed = true;
-                        headers.extend(log.video_header.clone());
-                        headers.extend(log.audio_header.clone());
+                        headers.extend(log.headers.iter().cloned());
                     }
                     player.starved = queued >= queue_limit;
                     if !player.starved {
