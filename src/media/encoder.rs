@@ -406,18 +406,19 @@ pub fn codec_name(kind: MediaKind, body: &[u8]) -> &'static str {
         return "unknown";
     };
     if let Some((fourcc, _)) = flv::ex_fourcc_and_track(body, kind == MediaKind::Video) {
-        return match &fourcc {
-            b"avc1" => "h264",
-            b"hvc1" => "hevc",
-            b"av01" => "av1",
-            b"vp09" => "vp9",
-            b"vp08" => "vp8",
-            b"Opus" => "opus",
-            b"fLaC" => "flac",
-            b"ac-3" => "ac3",
-            b"ec-3" => "eac3",
-            b".mp3" => "mp3",
-            b"mp4a" => "aac",
+        return match (kind, &fourcc) {
+            (MediaKind::Video, b"avc1") => "h264",
+            (MediaKind::Video, b"hvc1") => "hevc",
+            (MediaKind::Video, b"av01") => "av1",
+            (MediaKind::Video, b"vp09") => "vp9",
+            (MediaKind::Video, b"vp08") => "vp8",
+            (MediaKind::Audio, b"Opus") => "opus",
+            (MediaKind::Audio, b"fLaC") => "flac",
+            (MediaKind::Audio, b"ac-3") => "ac3",
+            (MediaKind::Audio, b"ec-3") => "eac3",
+            (MediaKind::Audio, b".mp3") => "mp3",
+            (MediaKind::Audio, b"mp4a") => "aac",
+            // A video FourCC in an audio tag (or the reverse) names nothing.
             _ => "unknown",
         };
     }
