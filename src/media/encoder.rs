@@ -24,6 +24,7 @@ use super::enhanced::{
 };
 use super::flv;
 use super::hevc::HevcPackager;
+use super::legacy::LegacyAudioHeader;
 use super::opus::{OpusHead, OpusPackager};
 use super::vpx::VpxPackager;
 use crate::hub::Frame;
@@ -69,6 +70,9 @@ pub enum AudioCodec {
     AacRaw,
     /// Opus packets; Enhanced RTMP `Opus`.
     Opus { channels: u8, sample_rate: u32 },
+    /// MPEG-1/2 Layer III frames, one per call; legacy FLV MP3 (44.1/48, 22.05, 11.025
+    /// or 8 kHz).
+    Mp3 { channels: u8, sample_rate: u32 },
 }
 
 enum VideoInner {
@@ -216,6 +220,8 @@ impl VideoPackager {
 enum AudioInner {
     Aac(AacPackager),
     Opus(OpusPackager),
+    /// MP3 has no configuration record: every body is this header plus a frame.
+    Mp3(LegacyAudioHeader),
 }
 
 /// Packages one audio track's encoder output.
@@ -250,6 +256,10 @@ impl AudioPackager {
                     sample_rate,
                 )?))
             }
+            AudioCodec::Mp3 {
+                channels,
+                sample_rate,
+            } => AudioInner::Mp3(LegacyAudioHeader::mp3(sample_rate, channels)?),
         };
         Ok(AudioPackager {
             inner,
@@ -274,6 +284,9 @@ impl AudioPackager {
             AudioInner::Opus(_) if format == VideoTagFormat::Legacy => {
                 return Err(MediaError::Unsupported("legacy FLV tags for Opus"))
             }
+            AudioInner::Mp3(_) if format == VideoTagFormat::Enhanced => {
+                return Err(MediaError::Unsupported("Enhanced RTMP tags for MP3 here"))
+            }
             _ => {}
         }
         Ok(packager)
@@ -285,6 +298,9 @@ impl AudioPackager {
         match &mut self.inner {
             AudioInner::Aac(p) => p.set_config(AudioSpecificConfig::parse(data)?),
             AudioInner::Opus(p) => p.set_head(OpusHead::parse(data)?),
+            AudioInner::Mp3(_) => {
+                return Err(MediaError::Unsupported("MP3 has no configuration record"))
+            }
         }
         Ok(())
     }
@@ -337,6 +353,13 @@ impl AudioPackager {
                 }
             }
             AudioInner::Opus(p) => push(p.package(data), start)?,
+            AudioInner::Mp3(header) => push(
+                PackagedAudio {
+                    sequence_header: None,
+                    frame: header.to_body(data),
+                },
+                start,
+            )?,
         }
         Ok(out)
     }
@@ -496,6 +519,29 @@ mod tests {
             sample_rate: 48_000,
         };
         assert!(AudioPackager::with_format(opus, VideoTagFormat::Legacy).is_err());
+    }
+
+    #[test]
+    fn mp3_frames_get_a_legacy_header_and_no_sequence_header() {
+        let mut p = AudioPackager::new(AudioCodec::Mp3 {
+            channels: 2,
+            sample_rate: 44_100,
+        })
+        .unwrap();
+        let frames = p.package(&[0xFF, 0xFB, 0x90, 0x64], 26).unwrap();
+        assert_eq!(frames.len(), 1);
+        assert_eq!(&frames[0].payload[..], &[0x2F, 0xFF, 0xFB, 0x90, 0x64]);
+        assert_eq!(codec_name(MediaKind::Audio, &frames[0].payload), "mp3");
+        let mut d = crate::media::decoder::Depacketizer::new();
+        assert_eq!(
+            &d.push(&frames[0]).unwrap().unwrap().data[..],
+            &[0xFF, 0xFB, 0x90, 0x64]
+        );
+        assert!(AudioPackager::new(AudioCodec::Mp3 {
+            channels: 2,
+            sample_rate: 32_000
+        })
+        .is_err());
     }
 
     #[test]

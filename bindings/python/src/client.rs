@@ -374,7 +374,7 @@ impl Client {
     }
 
     /// Packages and queues encoded audio at `pts` milliseconds: ADTS frames for "aac",
-    /// one packet for "opus".
+    /// one packet for "opus", one MPEG audio frame for "mp3".
     #[pyo3(signature = (data, pts, codec = "aac", channels = 2, sample_rate = 48000, track = 0))]
     #[allow(clippy::too_many_arguments)]
     fn write_audio(

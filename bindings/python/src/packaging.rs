@@ -54,7 +54,7 @@ impl Tracks {
         packager.package(data, pts, dts.unwrap_or(pts)).py_err()
     }
 
-    /// Packages audio: ADTS frames for "aac", one packet for "opus".
+    /// Packages audio: ADTS frames for "aac", one packet for "opus", one frame for "mp3".
     pub fn audio(
         &mut self,
         codec: &str,
@@ -70,9 +70,13 @@ impl Tracks {
                 channels,
                 sample_rate,
             },
+            "mp3" => AudioCodec::Mp3 {
+                channels,
+                sample_rate,
+            },
             other => {
                 return Err(PyValueError::new_err(format!(
-                    "unknown audio codec {other:?} (aac, opus)"
+                    "unknown audio codec {other:?} (aac, opus, mp3)"
                 )))
             }
         };

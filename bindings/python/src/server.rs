@@ -342,7 +342,8 @@ impl LocalPublisher {
     }
 
     /// Packages and sends encoded audio at `pts` milliseconds: ADTS frames for "aac", one
-    /// packet for "opus" (`channels`, `sample_rate` describe the Opus stream).
+    /// packet for "opus", one MPEG audio frame for "mp3" (`channels`, `sample_rate`
+    /// describe Opus and MP3 streams).
     #[pyo3(signature = (data, pts, codec = "aac", channels = 2, sample_rate = 48000, track = 0))]
     #[allow(clippy::too_many_arguments)]
     fn write_audio(

@@ -81,7 +81,8 @@ class Client:
         sample_rate: int = 48000,
         track: int = 0,
     ) -> int:
-        """Queues encoded audio ("aac" ADTS frames, "opus" one packet) at pts ms;
+        """Queues encoded audio ("aac" ADTS frames, "opus" one packet, "mp3" one frame) at
+        pts ms;
         ``track`` as for write_video."""
         return self._native.write_audio(data, pts, codec, channels, sample_rate, track)
 
