@@ -53,10 +53,13 @@ impl Frame {
 /// a picture (an end of sequence with frame type 1 is not one).
 fn classify(kind: MediaKind, body: &[u8]) -> (bool, bool) {
     match kind {
-        MediaKind::Video => (
-            flv::video_is_keyframe(body),
-            flv::video_is_sequence_header(body),
-        ),
+        // One parse per frame: this runs for every frame a publisher sends.
+        MediaKind::Video => flv::video_tag_info(body).map_or((false, false), |info| {
+            (
+                info.is_keyframe(),
+                info.packet == flv::VideoPacket::SequenceHeader,
+            )
+        }),
         MediaKind::Audio => (false, flv::audio_is_sequence_header(body)),
     }
 }

@@ -143,15 +143,14 @@ impl VideoPackager {
     /// renditions or angles in one RTMP stream). Track 0 is the default track and is sent
     /// as an ordinary body; other tracks' bodies are OneTrack multitrack bodies, Enhanced
     /// RTMP whatever the codec (H.264 as `avc1`).
-    pub fn with_track(codec: VideoCodec, track_id: u8) -> Self {
-        let mut packager = Self::new(codec);
-        if track_id != 0 {
-            if let VideoInner::Avc(avc) = &mut packager.inner {
-                *avc = AvcPackager::with_format(VideoTagFormat::Enhanced);
-            }
-        }
+    pub fn with_track(codec: VideoCodec, track_id: u8) -> Result<Self> {
+        let mut packager = if track_id == 0 {
+            Self::new(codec)
+        } else {
+            Self::with_format(codec, VideoTagFormat::Enhanced)?
+        };
         packager.track = track_id;
-        packager
+        Ok(packager)
     }
 
     /// Packages one access unit / temporal unit / frame with its presentation and decode
@@ -592,7 +591,7 @@ mod tests {
         let sps = [0x67, 0x42, 0xC0, 0x1E, 0xD9, 0x01, 0x40, 0x7B, 0x20];
         let pps = [0x68, 0xCE, 0x3C, 0x80];
         let idr = [0x65, 0x88, 0x84, 0x00, 0x33];
-        let mut p = VideoPackager::with_track(VideoCodec::H264, 2);
+        let mut p = VideoPackager::with_track(VideoCodec::H264, 2).unwrap();
         let frames = p.package(&annexb(&[&sps, &pps, &idr]), 0, 0).unwrap();
         for f in &frames {
             // Enhanced, packet type Multitrack; OneTrack (0) with the tracks' packet type.

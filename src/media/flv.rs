@@ -582,6 +582,14 @@ pub struct VideoTagInfo {
     pub packet: VideoPacket,
 }
 
+impl VideoTagInfo {
+    /// A key frame (frame type 1) carrying a picture: coded frames, not a sequence header,
+    /// end of sequence, metadata or command.
+    pub fn is_keyframe(&self) -> bool {
+        self.frame_type == FRAME_KEY && self.packet == VideoPacket::CodedFrames
+    }
+}
+
 /// Reads the video tag header at the start of `body`: legacy (frame type in bits 4-7, codec
 /// id in bits 0-3, then AVCPacketType for AVC/HEVC) or Enhanced RTMP (bit 7 set, frame type
 /// in bits 4-6, VideoPacketType in bits 0-3, through ModEx blocks and a Multitrack header to
@@ -713,8 +721,7 @@ pub fn ex_fourcc_and_track(body: &[u8], video: bool) -> Option<([u8; 4], u8)> {
 /// not a sequence header, end of sequence, metadata or command. A relay that must start a
 /// player on a decodable picture waits for one of these.
 pub fn video_is_keyframe(body: &[u8]) -> bool {
-    video_tag_info(body)
-        .is_some_and(|i| i.frame_type == FRAME_KEY && matches!(i.packet, VideoPacket::CodedFrames))
+    video_tag_info(body).is_some_and(|i| i.is_keyframe())
 }
 
 /// True if the video body is codec configuration: AVC/legacy-HEVC AVCPacketType 0, or an

@@ -49,7 +49,7 @@ impl Tracks {
             ))
         })?;
         let packager = slot(&mut self.video, (codec, track), || {
-            Ok(VideoPackager::with_track(codec, track))
+            VideoPackager::with_track(codec, track).py_err()
         })?;
         packager.package(data, pts, dts.unwrap_or(pts)).py_err()
     }
