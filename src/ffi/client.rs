@@ -35,6 +35,17 @@ pub struct RtmpClient {
 }
 
 impl RtmpClient {
+    /// Closes the client if it is open, keeping its last counters for stats. The lock is
+    /// released before closing, so callbacks asking for stats meanwhile are not blocked.
+    fn close_now(&self) {
+        let taken = self.client.write().take();
+        if let Some(mut c) = taken {
+            *self.final_stats.lock() = Some(c.stats());
+            c.close_in_place();
+            *self.final_stats.lock() = Some(c.stats());
+        }
+    }
+
     /// Runs `body` with the open client, or fails with CLOSED.
     pub(crate) fn with_client(&self, body: impl FnOnce(&Client) -> RtmpResult) -> RtmpResult {
         match self.client.read().as_ref() {
@@ -529,13 +540,7 @@ pub unsafe extern "C" fn rtmp_client_get_stats(
 #[no_mangle]
 pub unsafe extern "C" fn rtmp_client_close(client: *const RtmpClient) -> RtmpResult {
     boundary(|| {
-        let client = handle!(client);
-        let taken = client.client.write().take();
-        if let Some(mut c) = taken {
-            *client.final_stats.lock() = Some(c.stats());
-            c.close_in_place();
-            *client.final_stats.lock() = Some(c.stats());
-        }
+        handle!(client).close_now();
         RtmpResult::Ok
     })
 }
@@ -564,12 +569,7 @@ pub unsafe extern "C" fn rtmp_client_free(client: *mut RtmpClient) {
         // reclaimed only once that thread is joined.
         // SAFETY: per the contract the pointer is live; only shared access until the join.
         let shared = unsafe { &*client };
-        let taken = shared.client.write().take();
-        if let Some(mut c) = taken {
-            *shared.final_stats.lock() = Some(c.stats());
-            c.close_in_place();
-            *shared.final_stats.lock() = Some(c.stats());
-        }
+        shared.close_now();
         let dispatcher = shared.dispatcher.lock().take();
         if let Some(thread) = dispatcher {
             let _ = thread.join();

@@ -197,11 +197,7 @@ impl Client {
         py: Python<'_>,
         f: impl FnOnce(&rtmp_core::client::Client) -> Result<T, rtmp_core::Error>,
     ) -> PyResult<T> {
-        let inner = self.inner.lock();
-        let client = inner
-            .as_ref()
-            .ok_or_else(|| errors::error(py, "ClosedError", "the client is closed".into()))?;
-        f(client).map_err(|e| errors::to_py(py, e))
+        f(self.client(py)?.as_ref()).map_err(|e| errors::to_py(py, e))
     }
 
     fn send_all(&self, py: Python<'_>, frames: Vec<rtmp_core::Frame>) -> PyResult<usize> {

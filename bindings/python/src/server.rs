@@ -303,15 +303,27 @@ pub struct LocalPublisher {
 }
 
 impl LocalPublisher {
-    fn send_all(&self, py: Python<'_>, frames: Vec<rtmp_core::Frame>) -> PyResult<usize> {
-        let inner = self.inner.lock();
-        let publisher = inner
-            .as_ref()
-            .ok_or_else(|| errors::error(py, "ClosedError", "the publisher is closed".into()))?;
-        let count = frames.len();
-        for frame in frames {
-            publisher.send(frame);
+    /// Runs `f` with the open publisher, or raises ClosedError.
+    fn with<T>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&rtmp_core::LocalPublisher) -> T,
+    ) -> PyResult<T> {
+        match self.inner.lock().as_ref() {
+            Some(publisher) => Ok(f(publisher)),
+            None => Err(errors::error(
+                py,
+                "ClosedError",
+                "the publisher is closed".into(),
+            )),
         }
+    }
+
+    fn send_all(&self, py: Python<'_>, frames: Vec<rtmp_core::Frame>) -> PyResult<usize> {
+        let count = frames.len();
+        self.with(py, |publisher| {
+            frames.into_iter().for_each(|f| publisher.send(f))
+        })?;
         Ok(count)
     }
 }
@@ -366,12 +378,7 @@ impl LocalPublisher {
     /// Sets the onMetaData players receive (a dict of numbers, strings and booleans).
     fn set_metadata(&self, py: Python<'_>, metadata: &Bound<'_, PyAny>) -> PyResult<()> {
         let value = amf::from_python(metadata)?;
-        let inner = self.inner.lock();
-        let publisher = inner
-            .as_ref()
-            .ok_or_else(|| errors::error(py, "ClosedError", "the publisher is closed".into()))?;
-        publisher.set_metadata(value);
-        Ok(())
+        self.with(py, |publisher| publisher.set_metadata(value))
     }
 
     /// Ends the publish (players get UnpublishNotify and keep waiting). Idempotent.
