@@ -171,46 +171,7 @@ fn gstreamer_publish_is_relayed_to_ffmpeg() {
     let url = format!("{base}/gst");
     let (mut player, out) = ffmpeg_player("gst-ffmpeg-player", &url);
     std::thread::sleep(Duration::from_millis(1000));
-    let location = format!("location={url}");
-    let mut publisher = Peer::spawn(
-        "gst-publisher",
-        "gst-launch-1.0",
-        &[
-            "-q",
-            "-e",
-            "videotestsrc",
-            "num-buffers=90",
-            // Not live: timestamps count samples and rtmp2sink paces them (live sources
-            // under load hand flvmux late audio, which it clamps to equal timestamps).
-            "is-live=false",
-            "!",
-            "video/x-raw,width=320,height=240,framerate=30/1",
-            "!",
-            "x264enc",
-            "tune=zerolatency",
-            "key-int-max=30",
-            "!",
-            "h264parse",
-            "!",
-            "flvmux",
-            "streamable=true",
-            "name=mux",
-            "!",
-            "rtmp2sink",
-            &location,
-            "audiotestsrc",
-            "is-live=false",
-            "num-buffers=130",
-            "!",
-            "audioconvert",
-            "!",
-            "voaacenc",
-            "!",
-            "aacparse",
-            "!",
-            "mux.",
-        ],
-    );
+    let mut publisher = support::gstreamer_publisher("gst-publisher", &url, &[]);
     publisher.finish(Duration::from_secs(20));
     player.finish(Duration::from_secs(10));
     let (video, audio) = packet_counts(&out);

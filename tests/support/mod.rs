@@ -593,3 +593,49 @@ pub fn publish_frames(client: &rtmp_core::client::Client, frames: &[rtmp_core::F
         client.send(frame.clone()).unwrap();
     }
 }
+
+/// GStreamer publishing 3 s of 320x240 30 fps H.264 (90 frames, keyframe every 30) and
+/// ~130 AAC frames through rtmp2sink to `url`; `sink_options` go to rtmp2sink. The
+/// sources are not live: their timestamps count samples and rtmp2sink paces them (live
+/// sources under load hand flvmux late audio, which it clamps to equal timestamps, and
+/// ffmpeg rightly flags those).
+pub fn gstreamer_publisher(name: &str, url: &str, sink_options: &[&str]) -> Peer {
+    let location = format!("location={url}");
+    let mut args = vec![
+        "-q",
+        "-e",
+        "videotestsrc",
+        "num-buffers=90",
+        "is-live=false",
+        "!",
+        "video/x-raw,width=320,height=240,framerate=30/1",
+        "!",
+        "x264enc",
+        "tune=zerolatency",
+        "key-int-max=30",
+        "!",
+        "h264parse",
+        "!",
+        "flvmux",
+        "streamable=true",
+        "name=mux",
+        "!",
+        "rtmp2sink",
+        &location,
+    ];
+    args.extend_from_slice(sink_options);
+    args.extend_from_slice(&[
+        "audiotestsrc",
+        "is-live=false",
+        "num-buffers=130",
+        "!",
+        "audioconvert",
+        "!",
+        "voaacenc",
+        "!",
+        "aacparse",
+        "!",
+        "mux.",
+    ]);
+    Peer::spawn(name, "gst-launch-1.0", &args)
+}
