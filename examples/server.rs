@@ -2,10 +2,11 @@
 //! players play the same URL. Prints one line per event.
 //!
 //!     cargo run --release --example server -- [--listen 0.0.0.0:1935] [--workers N]
-//!         [--rtmps 0.0.0.0:443 --cert cert.pem --key key.pem]
+//!         [--rtmps 0.0.0.0:443 --cert cert.pem --key key.pem] [--coalesce-ms MS]
 //!
 //! With --rtmps the same relay also serves rtmps:// (TLS) on that address, with the
-//! certificate chain and private key given in PEM files.
+//! certificate chain and private key given in PEM files. --coalesce-ms lets each player's
+//! media wait up to MS milliseconds to share one write: less CPU per player, more latency.
 //! Set RTMP_LOG=debug (or info, trace) to see the library's log.
 
 use std::net::SocketAddr;
@@ -31,6 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rtmps: Option<SocketAddr> = None;
     let mut cert = None;
     let mut key = None;
+    let mut coalesce_ms = 0;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -39,10 +41,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--rtmps" => rtmps = Some(args.next().ok_or("--rtmps needs ADDR")?.parse()?),
             "--cert" => cert = Some(args.next().ok_or("--cert needs a PEM file")?),
             "--key" => key = Some(args.next().ok_or("--key needs a PEM file")?),
+            "--coalesce-ms" => {
+                coalesce_ms = args.next().ok_or("--coalesce-ms needs MS")?.parse()?
+            }
             "-h" | "--help" => {
                 println!(
                     "usage: server [--listen ADDR] [--workers N] \
-                     [--rtmps ADDR --cert CERT.pem --key KEY.pem]"
+                     [--rtmps ADDR --cert CERT.pem --key KEY.pem] [--coalesce-ms MS]"
                 );
                 return Ok(());
             }
@@ -54,7 +59,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         log::set_max_level(level.parse().unwrap_or(log::LevelFilter::Info));
     }
 
-    let mut builder = Server::builder().listen(listen);
+    let mut builder = Server::builder()
+        .listen(listen)
+        .write_coalescing(Duration::from_millis(coalesce_ms));
     if let Some(n) = workers {
         builder = builder.workers(n);
     }

@@ -879,6 +879,14 @@ rtmp_result rtmp_server_config_workers(rtmp_server_config *config, uint32_t work
 // `config` must be a live configuration.
 rtmp_result rtmp_server_config_manual_decisions(rtmp_server_config *config, bool manual);
 
+// Lets each player's media wait up to `ms` milliseconds to share one write (default 0:
+// write every frame at once). Fewer, larger writes cost the kernel less per player, for
+// up to `ms` more latency; see the README's relay benchmark.
+//
+// # Safety
+// `config` must be a live configuration.
+rtmp_result rtmp_server_config_write_coalescing_ms(rtmp_server_config *config, uint32_t ms);
+
 // When true, every stream is tapped from its first frame: Frame events for all of them.
 //
 // # Safety

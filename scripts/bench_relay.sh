@@ -3,13 +3,16 @@
 #
 #   scripts/bench_relay.sh [--server nginx|rtmp_core] [--players "100 300 1000"]
 #                          [--seconds 20] [--ramp-ms 2] [--port 19360] [--media FILE.flv]
+#                          [--coalesce-ms MS]
 #
 # The server under test gets CPU 0 (one worker), the load tool (examples/rtmp_load.rs, one
 # thread) CPU 1, both via taskset. For each player count it measures:
 #   - server CPU seconds: utime + stime of the server process (for nginx, its worker) from
 #     /proc/PID/stat before and after the run, clock ticks / getconf CLK_TCK;
 #   - server memory: VmRSS two seconds before the end of the run and VmHWM (peak) from
-#     /proc/PID/status; "RSS/player" is (VmHWM - VmRSS before the run) / players;
+#     /proc/PID/status; "KB/player" is (VmHWM - VmRSS before the run) / players, which
+#     also counts what the stream itself costs (a GOP cache); "marg KB" is the marginal
+#     cost of a player, (VmHWM - VmHWM of a one-player baseline run) / (players - 1);
 #   - what the load tool reports (--json): bytes delivered to players, per-player frame loss,
 #     delivery latency (publisher send -> player receive, both in the load tool).
 # and prints one table row per point. Raw JSON and server logs go to target/bench/relay/.
@@ -17,7 +20,8 @@
 # --server nginx      nginx + libnginx-mod-rtmp via tests/tools/run_nginx_rtmp.sh's config,
 #                     with worker_connections raised so 1000+ players fit.
 # --server rtmp_core  target/release/examples/server --listen 127.0.0.1:PORT --workers 1
-#                     (skipped, with a message, if that example is not built yet).
+#                     (skipped, with a message, if that example is not built yet);
+#                     --coalesce-ms MS passes the server's write coalescing window.
 #
 # Media: target/bench/relay_6m.flv (generated with ffmpeg when missing): 20 s of 1280x720
 # 30 fps H.264 at 6 Mbit/s CBR-ish (testsrc2 plus noise so x264 has to spend the bits),
@@ -31,6 +35,7 @@ SERVER=nginx
 PLAYERS="100 300 1000"
 SECONDS_PER_POINT=20
 RAMP_MS=2
+COALESCE_MS=0
 PORT=19460
 MEDIA="$ROOT/target/bench/relay_6m.flv"
 while [ $# -gt 0 ]; do
@@ -41,6 +46,7 @@ while [ $# -gt 0 ]; do
         --ramp-ms) RAMP_MS="$2"; shift 2 ;;
         --port) PORT="$2"; shift 2 ;;
         --media) MEDIA="$2"; shift 2 ;;
+        --coalesce-ms) COALESCE_MS="$2"; shift 2 ;;
         -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {print}' "$0"; exit 0 ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
@@ -60,7 +66,7 @@ case "$SERVER" in
                 "not built (cargo build --release --example server once it exists); skipping"
             exit 0
         fi
-        SERVER_DESC="rtmp_core examples/server, 1 worker"
+        SERVER_DESC="rtmp_core examples/server, 1 worker, write coalescing ${COALESCE_MS} ms"
         ;;
     *) echo "unknown server $SERVER (nginx or rtmp_core)" >&2; exit 2 ;;
 esac
@@ -143,7 +149,7 @@ start_server() {
             ;;
         rtmp_core)
             taskset -c 0 "$ROOT/target/release/examples/server" --listen "127.0.0.1:$PORT" \
-                --workers 1 >"$work.log" 2>&1 &
+                --workers 1 --coalesce-ms "$COALESCE_MS" >"$work.log" 2>&1 &
             SERVER_PID=$!
             wait_port || { echo "rtmp_core server did not start (see $work.log)" >&2; return 1; }
             MEASURE_PID="$SERVER_PID"
@@ -167,7 +173,8 @@ trap stop_server EXIT
 
 
 ROWS=()
-for n in $PLAYERS; do
+# A one-player run first: the baseline that per-player memory is measured against.
+for n in 1 $PLAYERS; do
     log "$SERVER: $n players, $SECONDS_PER_POINT s"
     work="$OUT/$SERVER-$n"
     rm -rf "$work"
@@ -197,13 +204,17 @@ done
 python3 - "$TICKS" "$SERVER_DESC" "$MEDIA" "${ROWS[@]}" <<'EOF'
 import json, sys
 ticks, desc, media = float(sys.argv[1]), sys.argv[2], sys.argv[3]
+rows = [row.split() for row in sys.argv[4:]]
+base_hwm = next((int(r[5]) for r in rows if r[0] == "1"), None)
 print(f"server: {desc}; media: {media}")
 head = ("players", "deliv GB", "CPU s", "GB/CPU s", "p50 ms", "p99 ms", "max ms",
-        "loss", "lossy", "fail", "RSS MB", "HWM MB", "KB/player", "tool CPU", "other CPU")
+        "loss", "lossy", "fail", "RSS MB", "HWM MB", "KB/player", "marg KB", "tool CPU",
+        "other CPU")
 print(" | ".join(f"{h:>9}" for h in head))
-for row in sys.argv[4:]:
-    n, cpu, busy, rss0, rss, hwm, path = row.split()
+for n, cpu, busy, rss0, rss, hwm, path in rows:
     n, cpu_s = int(n), int(cpu) / ticks
+    if n == 1:
+        continue
     try:
         r = json.load(open(path))
     except (OSError, ValueError):
@@ -217,12 +228,15 @@ for row in sys.argv[4:]:
              fmt(lat["p50"]), fmt(lat["p99"]), fmt(lat["max"]), f"{ratio * 100:.2f}%",
              loss["players_with_loss"], r["connect_failures"] + r["disconnects"],
              f"{int(rss) / 1024:.1f}", f"{int(hwm) / 1024:.1f}",
-             f"{(int(hwm) - int(rss0)) / n:.1f}", fmt(r["load_tool_cpu_s"]),
+             f"{(int(hwm) - int(rss0)) / n:.1f}",
+             fmt(None if base_hwm is None else (int(hwm) - base_hwm) / (n - 1), "{:.1f}"),
+             fmt(r["load_tool_cpu_s"]),
              fmt(int(busy) / ticks - cpu_s - (r["load_tool_cpu_s"] or 0)))
     print(" | ".join(f"{c:>9}" for c in cells))
 print("deliv GB: bytes the players read; CPU s: server utime+stime; loss: frames sent after a"
       " player's first frame that it never received, all players; lossy: players that lost any;"
       " fail: connect failures + disconnects; KB/player: (VmHWM - VmRSS before) / players;"
+      " marg KB: (VmHWM - VmHWM with one player) / (players - 1);"
       " tool CPU: load tool CPU s; other CPU: machine busy CPU s minus server and load tool"
       " (high = the figures are disturbed by other work)")
 EOF

@@ -6,9 +6,12 @@
 # Every cycle (~20 s) the load tool connects 60 players and a publisher that loops the
 # benchmark FLV for 15 s, then everyone leaves; meanwhile short ffmpeg players join and
 # leave, and a second stream's publisher comes and goes. The server's VmRSS is sampled
-# every 10 s into target/bench/soak/rss.csv; at the end the script prints the samples'
-# summary and fails if, after a warm-up fifth, the last quarter's mean RSS exceeds the
-# first quarter's by more than 10% + 2 MiB (memory must stay flat), or if the server died.
+# every 10 s into target/bench/soak/rss.csv, and once per cycle at its idle point (every
+# connection of the cycle gone, so each sample is taken in the same state) into idle.csv.
+# At the end the script prints both summaries and fails if the server died or if memory
+# grew: after a warm-up fifth of the cycles, the last third's mean idle RSS may exceed the
+# first third's by at most 5% + 1 MiB, and the least-squares slope of idle RSS over the
+# steady cycles is printed in KiB per hour.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 MINUTES=30
@@ -33,6 +36,7 @@ SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; pkill -P $$ 2>/dev/null || true' EXIT
 sleep 0.5
 echo "elapsed_s,rss_kb,connections_log_lines" >"$OUT/rss.csv"
+echo "cycle,elapsed_s,rss_kb" >"$OUT/idle.csv"
 END=$((SECONDS + MINUTES * 60))
 (
     while [ $SECONDS -lt $END ]; do
@@ -57,21 +61,30 @@ while [ $SECONDS -lt $END ]; do
     wait $load $side 2>/dev/null || true
     kill -0 $SERVER 2>/dev/null || { echo "the server died in cycle $cycle" >&2; exit 1; }
     sleep 2
+    echo "$cycle,$SECONDS,$(awk '/VmRSS/ {print $2}' /proc/$SERVER/status)" >>"$OUT/idle.csv"
 done
 wait $SAMPLER
 kill -0 $SERVER || { echo "the server died" >&2; exit 1; }
-python3 - "$OUT/rss.csv" <<'PY'
+python3 - "$OUT/rss.csv" "$OUT/idle.csv" <<'PY'
 import csv, sys
-rows = [r for r in csv.DictReader(open(sys.argv[1])) if int(r["rss_kb"]) > 0]
-rss = [int(r["rss_kb"]) for r in rows]
-# The first fifth is warm-up (allocator arenas, GOP caches filling); compare the first and
-# last quarters of what follows.
-steady = rss[len(rss) // 5:]
-n = max(1, len(steady) // 4)
-first, last = sum(steady[:n]) / n, sum(steady[-n:]) / n
-print(f"samples {len(rss)}; RSS KiB min {min(rss)} max {max(rss)}; steady first quarter "
-      f"mean {first:.0f}, last quarter mean {last:.0f} ({(last / first - 1) * 100:+.1f}%)")
-if last > first * 1.10 + 2048:
+rss = [int(r["rss_kb"]) for r in csv.DictReader(open(sys.argv[1])) if int(r["rss_kb"]) > 0]
+print(f"all samples: {len(rss)}; RSS KiB min {min(rss)} max {max(rss)}")
+idle = [(float(r["elapsed_s"]), int(r["rss_kb"])) for r in csv.DictReader(open(sys.argv[2]))]
+# The first fifth is warm-up (allocator arenas and caches reaching their working size).
+steady = idle[len(idle) // 5:]
+if len(steady) < 6:
+    sys.exit(f"only {len(idle)} cycles: run longer to judge memory")
+third = len(steady) // 3
+first = sum(v for _, v in steady[:third]) / third
+last = sum(v for _, v in steady[-third:]) / third
+n = len(steady)
+mt = sum(t for t, _ in steady) / n
+mv = sum(v for _, v in steady) / n
+slope = sum((t - mt) * (v - mv) for t, v in steady) / sum((t - mt) ** 2 for t, _ in steady)
+print(f"idle RSS over {len(idle)} cycles: KiB min {min(v for _, v in idle)} max "
+      f"{max(v for _, v in idle)}; steady first third mean {first:.0f}, last third mean "
+      f"{last:.0f} ({(last / first - 1) * 100:+.1f}%); slope {slope * 3600:+.0f} KiB/hour")
+if last > first * 1.05 + 1024:
     sys.exit("memory grew")
 PY
 echo "cycles: $cycle; server log lines: $(wc -l <"$OUT/server.log")"

@@ -45,6 +45,7 @@ impl Default for ServerBuilder {
                 manual_decisions: false,
                 max_connections: 10_000,
                 player_queue_bytes: 4 << 20,
+                write_coalescing: Duration::ZERO,
                 ping_interval: Duration::from_secs(10),
                 idle_timeout: Duration::from_secs(40),
                 shutdown_grace: Duration::from_secs(2),
@@ -157,6 +158,29 @@ impl ServerBuilder {
     /// behind, skips whole GOPs (default 4 MiB).
     pub fn player_queue_bytes(mut self, bytes: usize) -> Self {
         self.config.player_queue_bytes = bytes;
+        self
+    }
+
+    /// Lets each player's media wait up to `window` so that the frames arriving meanwhile
+    /// go out in one write (default zero: every frame is written as soon as it arrives).
+    ///
+    /// Relaying to many players costs the kernel about the same per write whatever its
+    /// size, so fewer, larger writes serve more players per CPU, at the price of up to
+    /// `window` more latency for each frame. A window of about one video frame interval
+    /// (20-40 ms) roughly halves the writes of a 30 fps stream with audio. Players that
+    /// fell behind, command replies and large bursts (a keyframe) are not held.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    ///
+    /// let server = rtmp_core::Server::builder()
+    ///     .listen("0.0.0.0:1935".parse().unwrap())
+    ///     .write_coalescing(Duration::from_millis(30))
+    ///     .build()?;
+    /// # Ok::<(), rtmp_core::Error>(())
+    /// ```
+    pub fn write_coalescing(mut self, window: Duration) -> Self {
+        self.config.write_coalescing = window;
         self
     }
 

@@ -428,3 +428,64 @@ fn shutdown_tells_players_and_finishes_promptly() {
     assert!(started.elapsed() < Duration::from_secs(4));
     drop(publisher);
 }
+
+#[test]
+fn write_coalescing_holds_media_for_its_window_but_not_bursts() {
+    let window = Duration::from_millis(800);
+    let server = Server::builder()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .workers(1)
+        .write_coalescing(window)
+        .build()
+        .unwrap();
+    let addr = server.local_addrs()[0];
+    let publisher = server.publisher("live", "held").unwrap();
+    publisher.send(avc_header());
+    publisher.send(video(0, true, 3000));
+
+    let (mut client, mut socket) = connect_client(addr);
+    client.play("held", -2.0, -1.0, true).unwrap();
+    let mut received = Vec::new();
+    // The play's replies are not held; the cached frames are, like any media.
+    drive(&mut client, &mut socket, Duration::from_secs(5), |_, e| {
+        if let ClientEvent::Media { payload, .. } = e {
+            received.push(payload.len());
+        }
+        received.len() == 2
+    });
+
+    // Ten small frames within one window go out together, no sooner than the window.
+    let sent = Instant::now();
+    for i in 1..=10u32 {
+        publisher.send(video(i * 33, false, 1000 + i as usize));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut arrivals = Vec::new();
+    drive(&mut client, &mut socket, Duration::from_secs(5), |_, e| {
+        if let ClientEvent::Media { payload, .. } = e {
+            arrivals.push((sent.elapsed(), payload.len()));
+        }
+        arrivals.len() == 10
+    });
+    let lengths: Vec<usize> = arrivals.iter().map(|(_, len)| *len).collect();
+    assert_eq!(lengths, (1..=10).map(|i| 1000 + i).collect::<Vec<_>>());
+    assert!(
+        arrivals[0].0 >= window - Duration::from_millis(50),
+        "the first frame was held only {:?}",
+        arrivals[0].0
+    );
+
+    // A burst larger than the hold limit (a big keyframe) is written at once.
+    let sent = Instant::now();
+    publisher.send(video(400, true, 300_000));
+    let mut burst = None;
+    drive(&mut client, &mut socket, Duration::from_secs(5), |_, e| {
+        if let ClientEvent::Media { payload, .. } = e {
+            burst = Some((sent.elapsed(), payload.len()));
+        }
+        burst.is_some()
+    });
+    let (delay, len) = burst.unwrap();
+    assert_eq!(len, 300_000);
+    assert!(delay < window, "a burst waited {delay:?}");
+}

@@ -282,6 +282,11 @@ public:
         detail::check(rtmp_server_config_tap_all(c_.get(), on), "tap_all");
         return *this;
     }
+    /// Lets each player's media wait up to `ms` to share one write (0, the default: none).
+    ServerConfig &write_coalescing_ms(uint32_t ms) {
+        detail::check(rtmp_server_config_write_coalescing_ms(c_.get(), ms), "write_coalescing_ms");
+        return *this;
+    }
     const rtmp_server_config *get() const noexcept { return c_.get(); }
 
 private:

@@ -372,6 +372,25 @@ pub unsafe extern "C" fn rtmp_server_config_manual_decisions(
     })
 }
 
+/// Lets each player's media wait up to `ms` milliseconds to share one write (default 0:
+/// write every frame at once). Fewer, larger writes cost the kernel less per player, for
+/// up to `ms` more latency; see the README's relay benchmark.
+///
+/// # Safety
+/// `config` must be a live configuration.
+#[no_mangle]
+pub unsafe extern "C" fn rtmp_server_config_write_coalescing_ms(
+    config: *mut RtmpServerConfig,
+    ms: u32,
+) -> RtmpResult {
+    boundary(|| {
+        let config = config_mut!(config);
+        config.builder = std::mem::take(&mut config.builder)
+            .write_coalescing(std::time::Duration::from_millis(u64::from(ms)));
+        RtmpResult::Ok
+    })
+}
+
 /// When true, every stream is tapped from its first frame: Frame events for all of them.
 ///
 /// # Safety

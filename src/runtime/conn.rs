@@ -63,7 +63,13 @@ pub(crate) struct Conn {
     pub close: Option<DisconnectReason>,
     /// Reading stopped because input waits for a decision; resume after it.
     pub read_paused: bool,
+    /// Media is held for one write until then (write coalescing).
+    pub hold_until: Option<Instant>,
 }
+
+/// Output beyond this is written even while held: a burst (a keyframe) gains nothing
+/// from waiting.
+const HOLD_MAX_BYTES: usize = 128 * 1024;
 
 /// What a read pass found.
 pub(crate) enum ReadOutcome {
@@ -99,6 +105,7 @@ impl Conn {
             ping_outstanding: false,
             close: None,
             read_paused: false,
+            hold_until: None,
         }
     }
 
@@ -157,13 +164,20 @@ impl Conn {
     }
 
     /// Moves the session's output into the write queue and writes as much as the socket
-    /// takes, in vectored writes.
+    /// takes, in vectored writes; while the connection is held, only a large queue is
+    /// written.
     pub fn flush(&mut self) {
         while let Some(out) = self.session.poll_transmit() {
             self.out.push(out);
         }
         if self.close.is_some() {
             return;
+        }
+        if self.hold_until.is_some() {
+            if self.out.len() < HOLD_MAX_BYTES {
+                return;
+            }
+            self.hold_until = None;
         }
         let before = self.out.written();
         let result = self

@@ -39,6 +39,8 @@ pub(crate) struct RuntimeConfig {
     pub manual_decisions: bool,
     pub max_connections: usize,
     pub player_queue_bytes: usize,
+    /// How long a player's media may wait to share one write (zero: write at once).
+    pub write_coalescing: Duration,
     pub ping_interval: Duration,
     pub idle_timeout: Duration,
     pub shutdown_grace: Duration,

@@ -1,6 +1,6 @@
 //! A worker thread: one mio event loop over the connections it owns.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -39,6 +39,9 @@ pub(crate) struct Worker {
     read_again: Vec<Token>,
     scratch: Vec<u8>,
     batch: Vec<Frame>,
+    /// Connections whose media is held for write coalescing, by deadline (the window is
+    /// fixed, so the deadlines arrive in order).
+    held: VecDeque<(Instant, Token)>,
     shutdown_deadline: Option<Instant>,
 }
 
@@ -61,6 +64,7 @@ impl Worker {
             read_again: Vec::new(),
             scratch: vec![0; 64 * 1024],
             batch: Vec::new(),
+            held: VecDeque::new(),
             shutdown_deadline: None,
         }
     }
@@ -69,12 +73,14 @@ impl Worker {
         let mut events = Events::with_capacity(1024);
         let mut last_tick = Instant::now();
         loop {
-            let timeout = if self.read_again.is_empty() {
-                Some(TICK)
+            let timeout = if !self.read_again.is_empty() {
+                Duration::ZERO
+            } else if let Some(&(deadline, _)) = self.held.front() {
+                deadline.saturating_duration_since(Instant::now()).min(TICK)
             } else {
-                Some(Duration::ZERO)
+                TICK
             };
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     log::error!("worker {} poll failed: {e}", self.index);
                     return;
@@ -96,6 +102,7 @@ impl Worker {
                 self.read(token);
             }
             self.handle_commands();
+            self.release_held();
             if last_tick.elapsed() >= TICK {
                 last_tick = Instant::now();
                 self.tick();
@@ -135,6 +142,7 @@ impl Worker {
                     let tokens = self.watchers.get(stream.key()).cloned().unwrap_or_default();
                     for token in tokens {
                         self.pump(token, &stream);
+                        self.hold(token);
                         self.settle(token);
                     }
                 }
@@ -211,10 +219,46 @@ impl Worker {
         let Some(conn) = self.conns.get_mut(&token) else {
             return;
         };
+        // Replies to what the peer sends are not held back with its media.
+        conn.hold_until = None;
         if let ReadOutcome::MoreLater = conn.read(&mut self.scratch, READ_BUDGET, now) {
             self.read_again.push(token);
         }
         self.settle(token);
+    }
+
+    /// With write coalescing, holds a connection's new media until the window ends, so
+    /// that what arrives meanwhile shares its write.
+    fn hold(&mut self, token: Token) {
+        let window = self.shared.config.write_coalescing;
+        if window.is_zero() || self.shutdown_deadline.is_some() {
+            return;
+        }
+        let Some(conn) = self.conns.get_mut(&token) else {
+            return;
+        };
+        if conn.hold_until.is_none() && conn.queued_bytes() == 0 && conn.has_output() {
+            let deadline = Instant::now() + window;
+            conn.hold_until = Some(deadline);
+            self.held.push_back((deadline, token));
+        }
+    }
+
+    /// Writes the held connections whose window has ended.
+    fn release_held(&mut self) {
+        let now = Instant::now();
+        while let Some(&(deadline, token)) = self.held.front() {
+            if deadline > now {
+                break;
+            }
+            self.held.pop_front();
+            if let Some(conn) = self.conns.get_mut(&token) {
+                if conn.hold_until == Some(deadline) {
+                    conn.hold_until = None;
+                    self.settle(token);
+                }
+            }
+        }
     }
 
     /// After anything touched a connection: handle its session's events, write, and
@@ -699,9 +743,11 @@ impl Worker {
             return;
         }
         self.shutdown_deadline = Some(Instant::now() + self.shared.config.shutdown_grace);
+        self.held.clear();
         let tokens: Vec<Token> = self.conns.keys().copied().collect();
         for token in tokens {
             if let Some(conn) = self.conns.get_mut(&token) {
+                conn.hold_until = None;
                 for player in &conn.players {
                     let _ = conn.session.send_unpublish_notify(player.stream_id);
                 }

@@ -95,7 +95,8 @@ impl NativeServer {
         idle_timeout = None, decision_timeout = None, manual_decisions = false,
         max_connections = None, max_message_size = None, max_reassembly_bytes = None,
         max_chunk_streams = None, max_amf_depth = None, player_queue_bytes = None,
-        gop_cache_bytes = None, tap_all = false, tap_backlog = None, tls = Vec::new(),
+        gop_cache_bytes = None, tap_all = false, tap_backlog = None, write_coalescing = None,
+        tls = Vec::new(),
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -116,6 +117,7 @@ impl NativeServer {
         gop_cache_bytes: Option<usize>,
         tap_all: bool,
         tap_backlog: Option<usize>,
+        write_coalescing: Option<f64>,
         tls: Vec<(String, Vec<u8>, Vec<u8>)>,
     ) -> PyResult<Self> {
         let mut builder = rtmp_core::Server::builder()
@@ -172,6 +174,9 @@ impl NativeServer {
         }
         if let Some(v) = tap_backlog {
             builder = builder.tap_backlog(v);
+        }
+        if let Some(v) = secs(write_coalescing, "write_coalescing")? {
+            builder = builder.write_coalescing(v);
         }
         let server = py.detach(|| builder.build()).py_err()?;
         let local_addrs = server.local_addrs().iter().map(|a| a.to_string()).collect();

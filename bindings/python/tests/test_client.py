@@ -121,7 +121,9 @@ def test_multitrack_audio_reaches_ffmpeg9_as_two_streams(ffmpeg, ffmpeg9, elemen
                     "-t", "4", "-c:a", "aac", "-f", "adts", str(commentary)], check=True)
     second = list(adts_frames(commentary.read_bytes()))
     playing = threading.Event()
-    with rtmp_core.Server("127.0.0.1:0", on_play=lambda event: playing.set()) as server:
+    # ffmpeg plays through 20 ms of write coalescing (fewer, larger writes per player).
+    with rtmp_core.Server("127.0.0.1:0", on_play=lambda event: playing.set(),
+                          write_coalescing=0.02) as server:
         # NUT, not Matroska: ffmpeg 9's Matroska muxer now and then wrote a file (its
         # header rewritten at the end) that Debian's ffprobe 5.1 could not parse.
         out = tmp_path / "multitrack.nut"

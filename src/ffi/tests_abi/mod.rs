@@ -78,6 +78,11 @@ fn start_server(manual: bool, tap_all: bool) -> (*mut RtmpServer, String) {
         rtmp_server_config_workers(config, 1);
         rtmp_server_config_manual_decisions(config, manual);
         rtmp_server_config_tap_all(config, tap_all);
+        // Every C test's players run with a little write coalescing.
+        assert_eq!(
+            rtmp_server_config_write_coalescing_ms(config, 5),
+            RtmpResult::Ok
+        );
         assert_eq!(rtmp_server_start(config, &mut server), RtmpResult::Ok);
         rtmp_server_config_free(config);
     }

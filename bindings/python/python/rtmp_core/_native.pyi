@@ -115,6 +115,7 @@ class NativeServer:
         gop_cache_bytes: Optional[int] = None,
         tap_all: bool = False,
         tap_backlog: Optional[int] = None,
+        write_coalescing: Optional[float] = None,
         tls: List[Tuple[str, bytes, bytes]] = ...,
     ) -> "NativeServer": ...
     @property

@@ -50,7 +50,9 @@ class Server:
     ``workers``, ``chunk_size``, ``handshake_timeout``, ``idle_timeout``,
     ``decision_timeout`` (seconds), ``max_connections``, ``max_message_size``,
     ``max_reassembly_bytes``, ``max_chunk_streams``, ``max_amf_depth``,
-    ``player_queue_bytes``, ``gop_cache_bytes``, ``tap_backlog``.
+    ``player_queue_bytes``, ``gop_cache_bytes``, ``tap_backlog``, and
+    ``write_coalescing`` (seconds each player's media may wait to share one write: less
+    CPU per player for that much more latency; default 0).
 
     Example::
 
