@@ -1,7 +1,7 @@
 //! Publishing and playing clients over the C ABI: options, start, frames and metadata
 //! out, notices in (by poll or by callback), statistics, close and free.
 
-use std::ffi::{c_char, c_void, CString};
+use std::ffi::{c_char, c_void};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -11,9 +11,10 @@ use parking_lot::{Mutex, RwLock};
 
 use super::callback::{become_dispatcher_of, is_dispatcher_of, UserData};
 use super::frame::frame_arg;
+use super::lent::{Lent, Parts};
 use super::media::ClientPackagers;
 use super::{
-    boundary, cstring, fail, fail_with, handle, out_param, str_arg, RtmpClientOptions, RtmpFrame,
+    boundary, fail, fail_with, handle, out_param, str_arg, RtmpClientOptions, RtmpFrame,
     RtmpMediaKind, RtmpMetadata, RtmpResult,
 };
 use crate::client::{Client, ClientNotice, ClientOptions, ClientStats};
@@ -28,7 +29,7 @@ pub struct RtmpClient {
     notices: Receiver<ClientNotice>,
     /// Counters as they were at close.
     final_stats: Mutex<Option<ClientStats>>,
-    polled: Mutex<Option<NoticeStorage>>,
+    polled: Mutex<Option<Lent<RtmpClientNotice>>>,
     dispatching: AtomicBool,
     dispatcher: Mutex<Option<JoinHandle<()>>>,
     pub(crate) packagers: Mutex<ClientPackagers>,
@@ -118,19 +119,7 @@ pub struct RtmpClientNotice {
     pub metadata: *const RtmpMetadata,
 }
 
-/// Owns what a notice's pointers refer to (on the heap, so moves keep them valid).
-struct NoticeStorage {
-    _strings: [CString; 3],
-    _frame: Option<Box<RtmpFrame>>,
-    _metadata: Option<Box<RtmpMetadata>>,
-    notice: RtmpClientNotice,
-}
-
-// SAFETY: the raw pointers in `notice` point into the boxes and strings owned alongside
-// them, which are Send; nothing else aliases them.
-unsafe impl Send for NoticeStorage {}
-
-fn convert(notice: &ClientNotice) -> NoticeStorage {
+fn convert(notice: &ClientNotice) -> Lent<RtmpClientNotice> {
     use RtmpClientNoticeType as T;
     let mut frame = None;
     let mut metadata = None;
@@ -146,11 +135,11 @@ fn convert(notice: &ClientNotice) -> NoticeStorage {
             status.description.clone(),
         ),
         ClientNotice::Frame(f) => {
-            frame = Some(Box::new(RtmpFrame::new(f.clone())));
+            frame = Some(f);
             (T::Frame, "", "", String::new())
         }
         ClientNotice::Metadata(value) => {
-            metadata = Some(Box::new(RtmpMetadata::of(value)));
+            metadata = Some(value);
             (T::Metadata, "", "", String::new())
         }
         ClientNotice::StreamEnd => (T::StreamEnd, "", "", String::new()),
@@ -165,34 +154,25 @@ fn convert(notice: &ClientNotice) -> NoticeStorage {
         }
         ClientNotice::Disconnected { reason } => (T::Disconnected, "", "", reason.clone()),
     };
-    let strings = [cstring(code), cstring(level), cstring(&text)];
-    let info = frame.as_ref().map(|f| f.info());
+    let parts = Parts::new([code, level, &text], frame, metadata);
+    let media = parts.media();
     let notice = RtmpClientNotice {
         notice_type,
-        code: strings[0].as_ptr(),
-        level: strings[1].as_ptr(),
-        text: strings[2].as_ptr(),
+        code: parts.string(0),
+        level: parts.string(1),
+        text: parts.string(2),
         attempt,
         retry_after_ms,
-        media: info.map_or(RtmpMediaKind::None, |i| i.media),
-        timestamp: info.map_or(0, |i| i.timestamp),
-        keyframe: info.is_some_and(|i| i.keyframe),
-        sequence_header: info.is_some_and(|i| i.sequence_header),
-        data: info.map_or(std::ptr::null(), |i| i.data),
-        len: info.map_or(0, |i| i.len),
-        frame: frame
-            .as_deref()
-            .map_or(std::ptr::null(), |f| f as *const RtmpFrame),
-        metadata: metadata
-            .as_deref()
-            .map_or(std::ptr::null(), |m| m as *const RtmpMetadata),
+        media: media.media,
+        timestamp: media.timestamp,
+        keyframe: media.keyframe,
+        sequence_header: media.sequence_header,
+        data: media.data,
+        len: media.len,
+        frame: media.frame,
+        metadata: media.metadata,
     };
-    NoticeStorage {
-        _strings: strings,
-        _frame: frame,
-        _metadata: metadata,
-        notice,
-    }
+    parts.lend(notice)
 }
 
 /// Starts a client: `publish` true to publish, false to play.
@@ -403,7 +383,7 @@ pub unsafe extern "C" fn rtmp_client_poll(
             Ok(notice) => {
                 let storage = convert(&notice);
                 // SAFETY: out is writable per the contract.
-                unsafe { *out = storage.notice };
+                unsafe { *out = storage.view };
                 *client.polled.lock() = Some(storage);
                 RtmpResult::Ok
             }
@@ -455,7 +435,7 @@ pub unsafe extern "C" fn rtmp_client_set_callback(
                     let call = std::panic::AssertUnwindSafe(|| {
                         let storage = convert(&notice);
                         // SAFETY: the application registered this callback for this use.
-                        unsafe { callback(userdata.0, &storage.notice) };
+                        unsafe { callback(userdata.0, &storage.view) };
                     });
                     if std::panic::catch_unwind(call).is_err() {
                         log::error!("converting a client notice panicked; dispatching goes on");

@@ -11,12 +11,14 @@
 //! One file per C concept: `server` (embedded server, events), `client` (publishing and
 //! playing) with `client_options`, `frame` (refcounted frames), `metadata`, `media`
 //! (encoder output to FLV bodies), `publisher` (local publishing into the server),
-//! `stats`, `logging`; `callback` holds what the dispatcher threads share.
+//! `stats`, `logging`; `callback` holds what the dispatcher threads share and `lent` what
+//! the borrowed event and notice views point into.
 
 mod callback;
 mod client;
 mod client_options;
 mod frame;
+mod lent;
 mod logging;
 mod media;
 mod metadata;

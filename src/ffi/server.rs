@@ -1,7 +1,7 @@
 //! The embedded server over the C ABI: configuration, start, events by poll or callback,
 //! decisions, taps, shutdown.
 
-use std::ffi::{c_char, c_void, CString};
+use std::ffi::{c_char, c_void};
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,8 +11,9 @@ use crossbeam_channel::Receiver;
 use parking_lot::Mutex;
 
 use super::callback::{become_dispatcher_of, is_dispatcher_of, UserData};
+use super::lent::{Lent, Parts};
 use super::{
-    boundary, bytes_arg, copy_out, cstring, fail, fail_with, handle, out_param, str_arg, RtmpFrame,
+    boundary, bytes_arg, copy_out, fail, fail_with, handle, out_param, str_arg, RtmpFrame,
     RtmpMediaKind, RtmpMetadata, RtmpResult,
 };
 use crate::event::{ConnectionId, Decision, Event};
@@ -34,7 +35,7 @@ pub struct RtmpServer {
     events: Receiver<Event>,
     addrs: Vec<SocketAddr>,
     /// What the last polled event's pointers refer to.
-    polled: Mutex<Option<EventStorage>>,
+    polled: Mutex<Option<Lent<RtmpEvent>>>,
     /// A callback was set: events go to the dispatcher, polls are refused.
     dispatching: AtomicBool,
 }
@@ -93,22 +94,9 @@ pub struct RtmpEvent {
     pub metadata: *const RtmpMetadata,
 }
 
-/// Owns what an `RtmpEvent`'s pointers refer to (all on the heap, so moving the storage
-/// keeps them valid).
-struct EventStorage {
-    _strings: [CString; 3],
-    _frame: Option<Box<RtmpFrame>>,
-    _metadata: Option<Box<RtmpMetadata>>,
-    event: RtmpEvent,
-}
-
-// SAFETY: the raw pointers in `event` point into the boxes and strings owned alongside
-// them, which are Send; nothing else aliases them.
-unsafe impl Send for EventStorage {}
-
-fn convert(event: &Event) -> EventStorage {
-    let mut frame_box = None;
-    let mut metadata_box = None;
+fn convert(event: &Event) -> Lent<RtmpEvent> {
+    let mut frame = None;
+    let mut metadata = None;
     let (event_type, conn, decision, app, stream, detail) = match event {
         Event::Connect {
             conn,
@@ -170,9 +158,9 @@ fn convert(event: &Event) -> EventStorage {
         Event::Metadata {
             app,
             stream,
-            metadata,
+            metadata: value,
         } => {
-            metadata_box = Some(Box::new(RtmpMetadata::of(metadata)));
+            metadata = Some(value);
             (
                 RtmpEventType::Metadata,
                 0,
@@ -182,8 +170,12 @@ fn convert(event: &Event) -> EventStorage {
                 String::new(),
             )
         }
-        Event::Frame { app, stream, frame } => {
-            frame_box = Some(Box::new(RtmpFrame::new(frame.clone())));
+        Event::Frame {
+            app,
+            stream,
+            frame: f,
+        } => {
+            frame = Some(f);
             (
                 RtmpEventType::Frame,
                 0,
@@ -202,34 +194,25 @@ fn convert(event: &Event) -> EventStorage {
             reason.to_string(),
         ),
     };
-    let strings = [cstring(app), cstring(stream), cstring(&detail)];
-    let info = frame_box.as_ref().map(|f| f.info());
+    let parts = Parts::new([app, stream, &detail], frame, metadata);
+    let media = parts.media();
     let event = RtmpEvent {
         event_type,
         conn,
         decision: decision.map_or(0, |d| d.request_id()),
-        app: strings[0].as_ptr(),
-        stream: strings[1].as_ptr(),
-        detail: strings[2].as_ptr(),
-        media: info.map_or(RtmpMediaKind::None, |i| i.media),
-        timestamp: info.map_or(0, |i| i.timestamp),
-        keyframe: info.is_some_and(|i| i.keyframe),
-        sequence_header: info.is_some_and(|i| i.sequence_header),
-        data: info.map_or(std::ptr::null(), |i| i.data),
-        len: info.map_or(0, |i| i.len),
-        frame: frame_box
-            .as_deref()
-            .map_or(std::ptr::null(), |f| f as *const RtmpFrame),
-        metadata: metadata_box
-            .as_deref()
-            .map_or(std::ptr::null(), |m| m as *const RtmpMetadata),
+        app: parts.string(0),
+        stream: parts.string(1),
+        detail: parts.string(2),
+        media: media.media,
+        timestamp: media.timestamp,
+        keyframe: media.keyframe,
+        sequence_header: media.sequence_header,
+        data: media.data,
+        len: media.len,
+        frame: media.frame,
+        metadata: media.metadata,
     };
-    EventStorage {
-        _strings: strings,
-        _frame: frame_box,
-        _metadata: metadata_box,
-        event,
-    }
+    parts.lend(event)
 }
 
 /// A mutable configuration from a pointer, or NULL_PARAMETER.
@@ -535,7 +518,7 @@ pub unsafe extern "C" fn rtmp_server_poll(
             Some(event) => {
                 let storage = convert(&event);
                 // SAFETY: out is writable per the contract.
-                unsafe { *out = storage.event };
+                unsafe { *out = storage.view };
                 *server.polled.lock() = Some(storage);
                 RtmpResult::Ok
             }
@@ -580,7 +563,7 @@ pub unsafe extern "C" fn rtmp_server_set_callback(
             let userdata = &userdata;
             let storage = convert(&event);
             // SAFETY: the application registered this callback for exactly this use.
-            unsafe { callback(userdata.0, &storage.event) };
+            unsafe { callback(userdata.0, &storage.view) };
         });
         match result {
             Ok(()) => RtmpResult::Ok,
