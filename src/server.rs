@@ -168,7 +168,9 @@ impl ServerBuilder {
     /// size, so fewer, larger writes serve more players per CPU, at the price of up to
     /// `window` more latency for each frame. A window of about one video frame interval
     /// (20-40 ms) roughly halves the writes of a 30 fps stream with audio. Players that
-    /// fell behind, command replies and large bursts (a keyframe) are not held.
+    /// fell behind, replies to what a player sent and bursts over 128 KiB (a keyframe) are
+    /// not held. Windows over one second are taken as one second. Held bytes count in
+    /// [`ConnectionStats::queued_bytes`].
     ///
     /// ```no_run
     /// use std::time::Duration;
@@ -180,7 +182,7 @@ impl ServerBuilder {
     /// # Ok::<(), rtmp_core::Error>(())
     /// ```
     pub fn write_coalescing(mut self, window: Duration) -> Self {
-        self.config.write_coalescing = window;
+        self.config.write_coalescing = window.min(Duration::from_secs(1));
         self
     }
 

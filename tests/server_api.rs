@@ -446,10 +446,13 @@ fn write_coalescing_holds_media_for_its_window_but_not_bursts() {
     let (mut client, mut socket) = connect_client(addr);
     client.play("held", -2.0, -1.0, true).unwrap();
     let mut received = Vec::new();
-    // The play's replies are not held; the cached frames are, like any media.
+    let mut stream_id = 0;
+    // The play's replies and the cached frames it starts with are not held.
     drive(&mut client, &mut socket, Duration::from_secs(5), |_, e| {
-        if let ClientEvent::Media { payload, .. } = e {
-            received.push(payload.len());
+        match e {
+            ClientEvent::PlayStarted { stream_id: id, .. } => stream_id = *id,
+            ClientEvent::Media { payload, .. } => received.push(payload.len()),
+            _ => {}
         }
         received.len() == 2
     });
@@ -488,4 +491,26 @@ fn write_coalescing_holds_media_for_its_window_but_not_bursts() {
     let (delay, len) = burst.unwrap();
     assert_eq!(len, 300_000);
     assert!(delay < window, "a burst waited {delay:?}");
+
+    // What the player sends is answered at once, and the held media goes with the answer.
+    std::thread::sleep(window); // the burst's window ends
+    publisher.send(video(433, false, 1234));
+    std::thread::sleep(Duration::from_millis(100)); // held until 700 ms from now
+    let sent = Instant::now();
+    client.pause(stream_id, true, 433.0).unwrap();
+    let mut seen = Vec::new();
+    drive(&mut client, &mut socket, Duration::from_secs(5), |_, e| {
+        match e {
+            ClientEvent::Media { payload, .. } => seen.push(format!("media {}", payload.len())),
+            ClientEvent::Status { status, .. } => seen.push(status.code.clone()),
+            _ => {}
+        }
+        seen.iter().any(|s| s == status_code::PAUSE_NOTIFY)
+    });
+    assert!(
+        sent.elapsed() < window / 2,
+        "the pause reply waited {:?}",
+        sent.elapsed()
+    );
+    assert_eq!(seen[0], "media 1234");
 }

@@ -237,7 +237,10 @@ impl Worker {
         let Some(conn) = self.conns.get_mut(&token) else {
             return;
         };
-        if conn.hold_until.is_none() && conn.queued_bytes() == 0 && conn.has_output() {
+        // Only a connection that had nothing left to write: one that is behind writes as
+        // soon as its socket takes more.
+        let was_idle = conn.queued_bytes() == 0 && !conn.socket.has_pending();
+        if conn.hold_until.is_none() && was_idle && conn.has_output() {
             let deadline = Instant::now() + window;
             conn.hold_until = Some(deadline);
             self.held.push_back((deadline, token));
@@ -255,7 +258,9 @@ impl Worker {
             if let Some(conn) = self.conns.get_mut(&token) {
                 if conn.hold_until == Some(deadline) {
                     conn.hold_until = None;
-                    self.settle(token);
+                    // As if the socket became writable: a player whose frames waited for
+                    // the held queue to drain takes them now.
+                    self.on_writable(token);
                 }
             }
         }

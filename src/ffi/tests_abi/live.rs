@@ -4,7 +4,7 @@ use super::*;
 
 #[test]
 fn a_client_publishes_through_packagers_and_the_server_sees_it_all() {
-    let (server, addr) = start_server(false, true);
+    let (server, addr) = start_server(false, true, 0);
     let options = rtmp_client_options_new();
     let mut client = null_mut();
     let flash = CString::new("test/1.0").unwrap();
@@ -149,9 +149,10 @@ fn a_client_publishes_through_packagers_and_the_server_sees_it_all() {
     }
 }
 
+/// The player is served with 5 ms of write coalescing.
 #[test]
 fn a_client_plays_what_a_local_publisher_sends() {
-    let (server, addr) = start_server(false, false);
+    let (server, addr) = start_server(false, false, 5);
     let mut publisher = null_mut();
     let mut client = null_mut();
     let (app, stream) = (

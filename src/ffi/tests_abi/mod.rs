@@ -65,7 +65,7 @@ fn text(ptr: *const c_char) -> String {
         .into_owned()
 }
 
-fn start_server(manual: bool, tap_all: bool) -> (*mut RtmpServer, String) {
+fn start_server(manual: bool, tap_all: bool, coalesce_ms: u32) -> (*mut RtmpServer, String) {
     let config = rtmp_server_config_new();
     let addr = CString::new("127.0.0.1:0").unwrap();
     let mut server = null_mut();
@@ -78,9 +78,8 @@ fn start_server(manual: bool, tap_all: bool) -> (*mut RtmpServer, String) {
         rtmp_server_config_workers(config, 1);
         rtmp_server_config_manual_decisions(config, manual);
         rtmp_server_config_tap_all(config, tap_all);
-        // Every C test's players run with a little write coalescing.
         assert_eq!(
-            rtmp_server_config_write_coalescing_ms(config, 5),
+            rtmp_server_config_write_coalescing_ms(config, coalesce_ms),
             RtmpResult::Ok
         );
         assert_eq!(rtmp_server_start(config, &mut server), RtmpResult::Ok);

@@ -67,7 +67,7 @@ unsafe extern "C" fn server_reentry(userdata: *mut c_void, event: *const RtmpEve
 
 #[test]
 fn server_callbacks_may_decide_tap_and_publish_but_not_poll_or_free() {
-    let (server, addr) = start_server(true, false);
+    let (server, addr) = start_server(true, false, 0);
     let state = Box::new(Reentry {
         server: server as usize,
         ..Default::default()
@@ -188,7 +188,7 @@ unsafe extern "C" fn client_reentry(userdata: *mut c_void, notice: *const RtmpCl
 
 #[test]
 fn client_callbacks_may_write_and_close_but_not_poll_or_free() {
-    let (server, addr) = start_server(false, false);
+    let (server, addr) = start_server(false, false, 0);
     let state = Box::new(ClientReentry::default());
     let userdata = &*state as *const ClientReentry as *mut c_void;
     let mut client = null_mut();
