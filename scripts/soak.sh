@@ -9,9 +9,9 @@
 # every 10 s into target/bench/soak/rss.csv, and once per cycle at its idle point (every
 # connection of the cycle gone, so each sample is taken in the same state) into idle.csv.
 # At the end the script prints both summaries and fails if the server died or if memory
-# grew: after a warm-up fifth of the cycles, the last third's mean idle RSS may exceed the
-# first third's by at most 5% + 1 MiB, and the least-squares slope of idle RSS over the
-# steady cycles is printed in KiB per hour.
+# grew: after a warm-up fifth of the cycles, the last third's median idle RSS may exceed
+# the first third's by at most 5% + 1 MiB; the least-squares slope of idle RSS over the
+# steady cycles is printed too, in KiB per hour.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 MINUTES=30
@@ -66,7 +66,7 @@ done
 wait $SAMPLER
 kill -0 $SERVER || { echo "the server died" >&2; exit 1; }
 python3 - "$OUT/rss.csv" "$OUT/idle.csv" <<'PY'
-import csv, sys
+import csv, statistics, sys
 rss = [int(r["rss_kb"]) for r in csv.DictReader(open(sys.argv[1])) if int(r["rss_kb"]) > 0]
 print(f"all samples: {len(rss)}; RSS KiB min {min(rss)} max {max(rss)}")
 idle = [(float(r["elapsed_s"]), int(r["rss_kb"])) for r in csv.DictReader(open(sys.argv[2]))]
@@ -75,15 +75,17 @@ steady = idle[len(idle) // 5:]
 if len(steady) < 6:
     sys.exit(f"only {len(idle)} cycles: run longer to judge memory")
 third = len(steady) // 3
-first = sum(v for _, v in steady[:third]) / third
-last = sum(v for _, v in steady[-third:]) / third
+# Medians: a sample now and then catches the last player of a cycle still leaving.
+first = statistics.median(v for _, v in steady[:third])
+last = statistics.median(v for _, v in steady[-third:])
 n = len(steady)
 mt = sum(t for t, _ in steady) / n
 mv = sum(v for _, v in steady) / n
 slope = sum((t - mt) * (v - mv) for t, v in steady) / sum((t - mt) ** 2 for t, _ in steady)
 print(f"idle RSS over {len(idle)} cycles: KiB min {min(v for _, v in idle)} max "
-      f"{max(v for _, v in idle)}; steady first third mean {first:.0f}, last third mean "
-      f"{last:.0f} ({(last / first - 1) * 100:+.1f}%); slope {slope * 3600:+.0f} KiB/hour")
+      f"{max(v for _, v in idle)}; steady first third median {first:.0f}, last third median "
+      f"{last:.0f} ({(last / first - 1) * 100:+.1f}%); least-squares slope "
+      f"{slope * 3600:+.0f} KiB/hour")
 if last > first * 1.05 + 1024:
     sys.exit("memory grew")
 PY
