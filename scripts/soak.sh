@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Soak: publish/play churn against the relay server for a while, sampling its memory.
 #
-#   scripts/soak.sh [--minutes 30] [--port 19480]
+#   scripts/soak.sh [--minutes 30] [--port 19480] [--coalesce-ms MS]
 #
 # Every cycle (~20 s) the load tool connects 60 players and a publisher that loops the
 # benchmark FLV for 15 s, then everyone leaves; meanwhile short ffmpeg players join and
@@ -16,10 +16,12 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 MINUTES=30
 PORT=19480
+COALESCE_MS=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --minutes) MINUTES="$2"; shift 2 ;;
         --port) PORT="$2"; shift 2 ;;
+        --coalesce-ms) COALESCE_MS="$2"; shift 2 ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -31,7 +33,8 @@ MEDIA=target/bench/relay_6m.flv
 cargo build --release --example server --example rtmp_load -q
 URL="rtmp://127.0.0.1:$PORT/live"
 
-target/release/examples/server --listen "127.0.0.1:$PORT" --workers 2 >"$OUT/server.log" 2>&1 &
+target/release/examples/server --listen "127.0.0.1:$PORT" --workers 2 \
+    --coalesce-ms "$COALESCE_MS" >"$OUT/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; pkill -P $$ 2>/dev/null || true' EXIT
 sleep 0.5
