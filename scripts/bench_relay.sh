@@ -3,7 +3,7 @@
 #
 #   scripts/bench_relay.sh [--server nginx|rtmp_core] [--players "100 300 1000"]
 #                          [--seconds 20] [--ramp-ms 2] [--port 19360] [--media FILE.flv]
-#                          [--coalesce-ms MS]
+#                          [--coalesce-ms MS] [--floor]
 #
 # The server under test gets CPU 0 (one worker), the load tool (examples/rtmp_load.rs, one
 # thread) CPU 1, both via taskset. For each player count it measures:
@@ -23,6 +23,11 @@
 #                     (skipped, with a message, if that example is not built yet);
 #                     --coalesce-ms MS passes the server's write coalescing window.
 #
+# --floor            after each point, examples/send_floor.rs writes the same frames to as
+#                     many loopback sockets with nothing else to do (same CPUs, same
+#                     --coalesce-ms): the kernel's price for the write pattern, printed
+#                     as "floor" and the server's share of it as "of floor".
+#
 # Media: target/bench/relay_6m.flv (generated with ffmpeg when missing): 20 s of 1280x720
 # 30 fps H.264 at 6 Mbit/s CBR-ish (testsrc2 plus noise so x264 has to spend the bits),
 # a key frame every 2 s, and 128 kbit/s AAC.
@@ -36,6 +41,7 @@ PLAYERS="100 300 1000"
 SECONDS_PER_POINT=20
 RAMP_MS=2
 COALESCE_MS=0
+FLOOR=0
 PORT=19460
 MEDIA="$ROOT/target/bench/relay_6m.flv"
 while [ $# -gt 0 ]; do
@@ -47,6 +53,7 @@ while [ $# -gt 0 ]; do
         --port) PORT="$2"; shift 2 ;;
         --media) MEDIA="$2"; shift 2 ;;
         --coalesce-ms) COALESCE_MS="$2"; shift 2 ;;
+        --floor) FLOOR=1; shift ;;
         -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {print}' "$0"; exit 0 ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
@@ -107,7 +114,7 @@ if [ ! -s "$MEDIA" ]; then
 fi
 
 log "building the load tool"
-cargo build --release --example rtmp_load >&2
+cargo build --release --example rtmp_load --example send_floor >&2
 LOAD="$ROOT/target/release/examples/rtmp_load"
 
 # Busy ticks of the whole machine (all CPUs): what else ran shows up as "other CPU s".
@@ -198,7 +205,15 @@ for n in 1 $PLAYERS; do
     wait "$sampler" || true
     rss="$(cat "$work.rss" 2>/dev/null || echo 0)"
     stop_server
-    ROWS+=("$n $(( cpu1 - cpu0 )) $(( all1 - all0 )) $rss0 $rss $hwm $work.json")
+    floor=-
+    if [ "$FLOOR" = 1 ] && [ "$n" -gt 1 ]; then
+        log "kernel floor: $n players, $SECONDS_PER_POINT s"
+        floor="$("$ROOT/target/release/examples/send_floor" --media "$MEDIA" --players "$n" \
+            --seconds "$SECONDS_PER_POINT" --coalesce-ms "$COALESCE_MS" 2>"$work.floor.log" |
+            sed -n 's/.*: \([0-9.]*\) GB per CPU second.*/\1/p')"
+        [ -n "$floor" ] || { log "send_floor failed (see $work.floor.log)"; floor=-; }
+    fi
+    ROWS+=("$n $(( cpu1 - cpu0 )) $(( all1 - all0 )) $rss0 $rss $hwm $floor $work.json")
 done
 
 python3 - "$TICKS" "$SERVER_DESC" "$MEDIA" "${ROWS[@]}" <<'EOF'
@@ -209,9 +224,9 @@ base_hwm = next((int(r[5]) for r in rows if r[0] == "1"), None)
 print(f"server: {desc}; media: {media}")
 head = ("players", "deliv GB", "CPU s", "GB/CPU s", "p50 ms", "p99 ms", "max ms",
         "loss", "lossy", "fail", "RSS MB", "HWM MB", "KB/player", "marg KB", "tool CPU",
-        "other CPU")
+        "other CPU", "floor", "of floor")
 print(" | ".join(f"{h:>9}" for h in head))
-for n, cpu, busy, rss0, rss, hwm, path in rows:
+for n, cpu, busy, rss0, rss, hwm, floor, path in rows:
     n, cpu_s = int(n), int(cpu) / ticks
     if n == 1:
         continue
@@ -231,12 +246,14 @@ for n, cpu, busy, rss0, rss, hwm, path in rows:
              f"{(int(hwm) - int(rss0)) / n:.1f}",
              fmt(None if base_hwm is None else (int(hwm) - base_hwm) / (n - 1), "{:.1f}"),
              fmt(r["load_tool_cpu_s"]),
-             fmt(int(busy) / ticks - cpu_s - (r["load_tool_cpu_s"] or 0)))
+             fmt(int(busy) / ticks - cpu_s - (r["load_tool_cpu_s"] or 0)), floor,
+             f"{gb / cpu_s / float(floor) * 100:.0f}%" if floor != "-" and cpu_s else "-")
     print(" | ".join(f"{c:>9}" for c in cells))
 print("deliv GB: bytes the players read; CPU s: server utime+stime; loss: frames sent after a"
       " player's first frame that it never received, all players; lossy: players that lost any;"
       " fail: connect failures + disconnects; KB/player: (VmHWM - VmRSS before) / players;"
-      " marg KB: (VmHWM - VmHWM with one player) / (players - 1);"
+      " marg KB: (VmHWM - VmHWM with one player) / (players - 1); floor: send_floor's GB per"
+      " CPU s for the same writes (--floor), and of floor the server's GB/CPU s as a share of it;"
       " tool CPU: load tool CPU s; other CPU: machine busy CPU s minus server and load tool"
       " (high = the figures are disturbed by other work)")
 EOF
