@@ -4,7 +4,7 @@
 //!
 //! ```sh
 //! cargo run --release --example send_floor -- --media FILE.flv --players 300 \
-//!     [--seconds 15] [--coalesce-ms MS] [--sender-cpu 0] [--receiver-cpu 1]
+//!     [--seconds 15] [--coalesce-ms MS] [--sendfile] [--sender-cpu 0] [--receiver-cpu 1]
 //! ```
 //!
 //! The sender paces the FLV's tags by their timestamps, as a publisher would deliver them,
@@ -13,6 +13,9 @@
 //! the other CPU with taskset) reads all players with epoll, as players would. The figure printed is
 //! delivered bytes per second of the sender's CPU time: the best any relay that writes
 //! that way could do here. `scripts/bench_relay.sh` compares servers against it.
+//!
+//! `--sendfile` (Linux) prices zero-copy sends instead: each frame is written once to a
+//! memfd and sent to every player with `sendfile`, so no payload is copied per player.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -22,7 +25,7 @@ use std::time::{Duration, Instant};
 use rtmp_core::media::flv::{FlvReader, TagKind};
 
 const USAGE: &str = "usage: send_floor --media FILE.flv --players N [--seconds S (15)] \
-[--coalesce-ms MS (0)] [--sender-cpu C (0)] [--receiver-cpu C (1)]";
+[--coalesce-ms MS (0)] [--sendfile] [--sender-cpu C (0)] [--receiver-cpu C (1)]";
 
 struct Args {
     media: String,
@@ -31,6 +34,7 @@ struct Args {
     coalesce: Duration,
     sender_cpu: usize,
     receiver_cpu: usize,
+    sendfile: bool,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -41,6 +45,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         coalesce: Duration::ZERO,
         sender_cpu: 0,
         receiver_cpu: 1,
+        sendfile: false,
     };
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
@@ -52,6 +57,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--coalesce-ms" => parsed.coalesce = Duration::from_secs_f64(number(value()?)? / 1e3),
             "--sender-cpu" => parsed.sender_cpu = number(value()?)? as usize,
             "--receiver-cpu" => parsed.receiver_cpu = number(value()?)? as usize,
+            "--sendfile" => parsed.sendfile = true,
             _ => return Err(USAGE.into()),
         }
     }
@@ -135,6 +141,68 @@ fn wire_len(body: usize) -> usize {
     12 + body.saturating_sub(1) / 4096 + body
 }
 
+/// The zero-copy variant (`--sendfile`): each frame is written once into a memfd and every
+/// player's socket takes it from there with `sendfile`, so the kernel references the pages
+/// instead of copying the payload per player. Old frames are punched out of the file; pages
+/// still referenced by unsent socket buffers stay alive until the kernel lets go of them.
+#[cfg(target_os = "linux")]
+struct ZeroCopyLog {
+    file: std::fs::File,
+    end: u64,
+}
+
+#[cfg(target_os = "linux")]
+impl ZeroCopyLog {
+    const KEEP: u64 = 4 << 20;
+
+    fn new() -> io::Result<Self> {
+        let fd = rustix::fs::memfd_create("send_floor", rustix::fs::MemfdFlags::CLOEXEC)?;
+        Ok(ZeroCopyLog {
+            file: fd.into(),
+            end: 0,
+        })
+    }
+
+    fn send(&mut self, frame: &[u8], players: &[TcpStream]) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let start = self.end;
+        self.end += frame.len() as u64;
+        self.file.write_all_at(frame, start)?;
+        for player in players {
+            let mut offset = start;
+            while offset < self.end {
+                let remaining = (self.end - offset) as usize;
+                if rustix::fs::sendfile(player, &self.file, Some(&mut offset), remaining)? == 0 {
+                    return Err(io::ErrorKind::WriteZero.into());
+                }
+            }
+        }
+        if start > 2 * Self::KEEP {
+            let flags =
+                rustix::fs::FallocateFlags::PUNCH_HOLE | rustix::fs::FallocateFlags::KEEP_SIZE;
+            rustix::fs::fallocate(&self.file, flags, 0, start - Self::KEEP)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+struct ZeroCopyLog;
+
+#[cfg(not(target_os = "linux"))]
+impl ZeroCopyLog {
+    fn new() -> io::Result<Self> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "--sendfile needs Linux (memfd_create)",
+        ))
+    }
+
+    fn send(&mut self, _frame: &[u8], _players: &[TcpStream]) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut argv = std::env::args().skip(1).peekable();
     if argv.peek().map(String::as_str) == Some("--receive") {
@@ -195,9 +263,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut sent = 0u64;
     let mut pending = 0usize;
     let mut window_end: Option<Instant> = None;
+    let mut log = if args.sendfile {
+        Some(ZeroCopyLog::new()?)
+    } else {
+        None
+    };
     let mut write_all = |len: usize, writes: &mut u64| -> io::Result<()> {
-        for player in players.iter_mut() {
-            player.write_all(&payload[..len])?;
+        match log.as_mut() {
+            Some(log) => log.send(&payload[..len], &players)?,
+            None => {
+                for player in players.iter_mut() {
+                    player.write_all(&payload[..len])?;
+                }
+            }
         }
         *writes += 1;
         Ok(())
@@ -243,10 +321,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     child.wait()?;
     let received: u64 = out.trim().parse().map_err(|_| "the receiver failed")?;
     println!(
-        "players {} coalesce {} ms: {:.2} GB sent, {:.2} GB received in {:.1} s; \
+        "players {} coalesce {} ms{}: {:.2} GB sent, {:.2} GB received in {:.1} s; \
          {} writes per player; sender CPU {:.2} s: {:.2} GB per CPU second",
         args.players,
         args.coalesce.as_millis(),
+        if args.sendfile { " sendfile" } else { "" },
         sent as f64 / 1e9,
         received as f64 / 1e9,
         elapsed,
