@@ -14,7 +14,8 @@
  *   refused with RTMP_RESULT_INVALID_STATE.
  * - No panic crosses into C: an internal bug returns RTMP_RESULT_PANIC.
  * - Servers, clients, publishers and frames may be used from several threads at once;
- *   configurations, options, metadata being built and packagers belong to one thread.
+ *   configurations, options, metadata being built, packagers and depacketizers belong to
+ *   one thread.
  */
 
 #ifndef RTMP_CORE_H
@@ -57,6 +58,8 @@ enum rtmp_result
   RTMP_RESULT_BUFFER_TOO_SMALL = -9,
   // A client's send queue is over its byte bound: the network does not keep up.
   RTMP_RESULT_QUEUE_FULL = -10,
+  // Valid input this library does not handle (e.g. a codec without a depacketizer).
+  RTMP_RESULT_UNSUPPORTED = -11,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -178,6 +181,12 @@ typedef struct rtmp_client rtmp_client;
 // configure from one thread.
 typedef struct rtmp_client_options rtmp_client_options;
 
+// Turns one played stream's frames (audio and video) into decoder input, keeping each
+// codec's configuration from its sequence headers. Made by `rtmp_depacketizer_new`,
+// released by `rtmp_depacketizer_free`. Not thread-safe: one thread pushes into it (the
+// server's dispatcher, or the thread that polls).
+typedef struct rtmp_depacketizer rtmp_depacketizer;
+
 // One frame: an FLV audio or video tag body, its timestamp and flags. Opaque; read it
 // with `rtmp_frame_get_info`. A `const rtmp_frame *` in an event or a packet is borrowed
 // like the rest of it; `rtmp_frame_retain` makes an owned one, released with
@@ -258,6 +267,24 @@ typedef struct {
   uint64_t rtt_us;
   uint32_t reconnects;
 } rtmp_client_stats;
+
+// One frame as a decoder takes it, borrowed from the depacketizer until its next push or
+// its free. `media` is NONE (and `data` NULL) when the pushed frame only updated the
+// depacketizer: a sequence header, an end of sequence, an empty frame.
+typedef struct {
+  rtmp_media_kind media;
+  // "h264", "hevc", "av1", "vp9", "vp8", "aac", "opus" or "mp3"; "" with NONE. A
+  // static string: never freed, valid for the life of the process.
+  const char *codec;
+  const uint8_t *data;
+  size_t len;
+  // Presentation time in milliseconds.
+  int64_t pts;
+  // Decode time in milliseconds (equal to `pts` unless video frames are reordered).
+  int64_t dts;
+  // A video frame a decoder can start at.
+  bool keyframe;
+} rtmp_decoded_frame;
 
 // What a frame holds. `data` points into the frame and stays valid as long as the frame
 // it was read from.
@@ -581,6 +608,36 @@ rtmp_result rtmp_client_options_tls_server_name(rtmp_client_options *options, co
 // # Safety
 // `options` live.
 rtmp_result rtmp_client_options_tls_insecure(rtmp_client_options *options, bool insecure);
+
+// Makes a depacketizer. On success `*out` gets a handle to release with
+// `rtmp_depacketizer_free`; on error `*out` is untouched. Thread-safe.
+//
+// # Safety
+// `out` writable.
+rtmp_result rtmp_depacketizer_new(rtmp_depacketizer **out);
+
+// Takes one frame of the stream, in the order it was played, without copying its bytes
+// (an event's or notice's `frame`, or one from `rtmp_frame_new`). On success `*out`
+// describes the decoder input it made (`media` NONE when the frame only carried
+// configuration), borrowed until the next push or free of this depacketizer; the frame
+// itself may be released at once. On error `*out` is untouched and the frame is skipped:
+// UNSUPPORTED for a codec without a depacketizer (VP6, Speex, FLAC, ...) or an E-RTMP
+// multitrack body, INVALID_STATE for media before its codec's sequence header (frames
+// after the next sequence header decode), INVALID_ARGUMENT for a body that does not
+// parse.
+//
+// # Safety
+// `depacketizer` live and not used by another thread; `frame` a live frame; `out`
+// writable.
+rtmp_result rtmp_depacketizer_push(rtmp_depacketizer *depacketizer,
+                                   const rtmp_frame *frame,
+                                   rtmp_decoded_frame *out);
+
+// Releases a depacketizer and what it lent. NULL is ignored.
+//
+// # Safety
+// `depacketizer` NULL or from `rtmp_depacketizer_new`, not used afterwards.
+void rtmp_depacketizer_free(rtmp_depacketizer *depacketizer);
 
 // Makes an owned frame of an FLV tag body (copied), with keyframe and sequence-header
 // flags read from the body. On success `*out` gets a frame to release with

@@ -1,7 +1,8 @@
 //! The C examples against real peers: publish.c sends an FLV file to nginx-rtmp while
 //! rtmpdump records it, and raw encoder output (H.264 Annex-B + AAC ADTS from ffmpeg) to
-//! our server; poll_loop.c relays what ffmpeg publishes to a copy rtmpdump records. Every
-//! recording must hold the source's frame counts and decode without a single error.
+//! our server; poll_loop.c relays what ffmpeg publishes to a copy rtmpdump records; ingest.c
+//! turns what ffmpeg publishes into Annex-B and ADTS files. Every recording must hold the
+//! source's frame counts and decode without a single error.
 
 mod support;
 
@@ -265,4 +266,89 @@ fn poll_loop_c_relays_what_ffmpeg_publishes_to_a_copy_without_loss() {
         rtmpdump.log_text()
     );
     assert_eq!(decode_errors(&copy), "");
+}
+
+/// The decoded pictures (or sound) of one stream of a file, as ffmpeg's per-frame hashes
+/// without timestamps: equal lists mean a decoder saw the same media.
+fn decoded_hashes(path: &Path, stream: &str) -> Vec<String> {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-map", stream, "-f", "framemd5", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.rsplit(',').next().map(|h| h.trim().to_owned()))
+        .collect()
+}
+
+#[test]
+fn ingest_c_turns_what_ffmpeg_publishes_into_elementary_streams_that_decode_identically() {
+    let binary = example("ingest", "ffmpeg");
+    let out_dir = scratch().join("ingest-c");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut ingest = Peer::spawn(
+        "ingest-c",
+        binary.to_str().unwrap(),
+        &["--listen", &listen, "--out", out_dir.to_str().unwrap()],
+    );
+    wait_for_port(port, &ingest);
+    let (source, (video, audio)) = source_flv().clone();
+    let mut ffmpeg = Peer::spawn(
+        "ingest-ffmpeg",
+        "ffmpeg",
+        &[
+            "-v",
+            "error",
+            "-i",
+            source.to_str().unwrap(),
+            "-c",
+            "copy",
+            "-f",
+            "flv",
+            &format!("rtmp://{listen}/live/cam/1"),
+        ],
+    );
+    ffmpeg.finish(Duration::from_secs(30));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ingest.log_text().contains("unpublish live/cam/1") {
+        assert!(Instant::now() < deadline, "{}", ingest.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    ingest.interrupt();
+    ingest.finish(Duration::from_secs(10));
+    let log = ingest.log_text();
+    // ffmpeg ends the video with an AVC end-of-sequence tag: configuration, not a picture.
+    let expected = format!("unpublish live/cam/1 video={video} audio={audio} skipped=0");
+    assert!(log.contains(&expected), "expected {expected:?} in:\n{log}");
+
+    // ffmpeg sends app "live/cam" and stream "1"; the '/' cannot stay in a file name.
+    let h264 = out_dir.join("live_cam-1.h264");
+    let aac = out_dir.join("live_cam-1.aac");
+    assert_eq!(packet_counts(&h264), (video, 0));
+    assert_eq!(packet_counts(&aac), (0, audio));
+    assert_eq!(decode_errors(&h264), "");
+    assert_eq!(decode_errors(&aac), "");
+    let pictures = decoded_hashes(&source, "0:v");
+    assert_eq!(pictures.len(), video);
+    assert_eq!(
+        decoded_hashes(&h264, "0:v"),
+        pictures,
+        "the Annex-B stream decodes to the source's pictures"
+    );
+    assert_eq!(
+        decoded_hashes(&aac, "0:a"),
+        decoded_hashes(&source, "0:a"),
+        "the ADTS stream decodes to the source's sound"
+    );
 }

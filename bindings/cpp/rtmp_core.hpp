@@ -645,6 +645,42 @@ private:
     std::unique_ptr<rtmp_packager, detail::Deleter<rtmp_packager, rtmp_packager_free>> p_;
 };
 
+/// Played frames to decoder input: Annex-B H.264/HEVC, AV1 temporal units, VP8/VP9 frames,
+/// ADTS AAC, Opus packets, MP3 frames (see rtmp_depacketizer_push). One thread pushes.
+class Depacketizer {
+public:
+    /// What one push made, borrowed until the next push.
+    struct Decoded {
+        MediaKind kind;       ///< None: the frame only carried configuration
+        std::string_view codec; ///< "h264", "hevc", "av1", "vp9", "vp8", "aac", "opus", "mp3"
+        const uint8_t *data;
+        size_t size;
+        int64_t pts_ms;
+        int64_t dts_ms;
+        bool keyframe;
+        explicit operator bool() const noexcept { return kind != MediaKind::None; }
+    };
+
+    Depacketizer() {
+        rtmp_depacketizer *d = nullptr;
+        detail::check(rtmp_depacketizer_new(&d), "rtmp_depacketizer_new");
+        d_.reset(d);
+    }
+    /// Takes a frame an event or a notice lends, or a Frame's get(). Throws Error on a frame
+    /// it skips: code() UNSUPPORTED (no depacketizer for the codec), INVALID_STATE (media
+    /// before its sequence header) or INVALID_ARGUMENT (a body that does not parse).
+    Decoded push(const rtmp_frame *frame) {
+        rtmp_decoded_frame out{};
+        detail::check(rtmp_depacketizer_push(d_.get(), frame, &out), "rtmp_depacketizer_push");
+        return Decoded{static_cast<MediaKind>(out.media), detail::view(out.codec), out.data, out.len,
+                       out.pts, out.dts, out.keyframe};
+    }
+    Decoded push(const Frame &frame) { return push(frame.get()); }
+
+private:
+    std::unique_ptr<rtmp_depacketizer, detail::Deleter<rtmp_depacketizer, rtmp_depacketizer_free>> d_;
+};
+
 /// Sends the library's log records at `level` or above to `callback` (from any thread, at
 /// any time: keep it quick and thread-safe); an empty callback removes it. Callbacks set
 /// before are kept alive for the process's life, as a record may still be on its way to

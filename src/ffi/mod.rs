@@ -10,13 +10,15 @@
 //!
 //! One file per C concept: `server` (embedded server, events), `client` (publishing and
 //! playing) with `client_options`, `frame` (refcounted frames), `metadata`, `media`
-//! (encoder output to FLV bodies), `publisher` (local publishing into the server),
-//! `stats`, `logging`; `callback` holds what the dispatcher threads share and `lent` what
-//! the borrowed event and notice views point into.
+//! (encoder output to FLV bodies), `decoder` (played frames to decoder input),
+//! `publisher` (local publishing into the server), `stats`, `logging`; `callback` holds
+//! what the dispatcher threads share and `lent` what the borrowed event and notice views
+//! point into.
 
 mod callback;
 mod client;
 mod client_options;
+mod decoder;
 mod frame;
 mod lent;
 mod logging;
@@ -32,6 +34,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub use client::*;
 pub use client_options::*;
+pub use decoder::*;
 pub use frame::*;
 pub use logging::*;
 pub use media::*;
@@ -65,6 +68,8 @@ pub enum RtmpResult {
     BufferTooSmall = -9,
     /// A client's send queue is over its byte bound: the network does not keep up.
     QueueFull = -10,
+    /// Valid input this library does not handle (e.g. a codec without a depacketizer).
+    Unsupported = -11,
 }
 
 thread_local! {

@@ -7,10 +7,11 @@
  * on live/cycle; a publishing client that sends the FLV file's tags and metadata to
  * live/cycle, paced by their timestamps (the first 3 s: a relay lets a player that falls a
  * whole GOP behind skip ahead, so an unpaced burst would not reach it whole); tapped frames retained past the poll and republished into
- * live/copy; a packager given the file's AVCDecoderConfigurationRecord; a log callback.
- * Prints
- * "published video=N audio=M", "played video=N audio=M", "stats ..." and exits 0 when the
- * player got every frame; 1 (with a reason) otherwise.
+ * live/copy; a packager given the file's AVCDecoderConfigurationRecord; a depacketizer
+ * fed every tapped frame; a log callback. Prints "published video=N audio=M", "played
+ * video=N audio=M", "decoded video=N audio=M", "stats ..." and exits 0 when the player got
+ * every frame and the depacketizer made decoder input of every one; 1 (with a reason)
+ * otherwise.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
@@ -217,6 +218,9 @@ int main(int argc, char **argv) {
     CHECK(rtmp_server_publisher_new(server, "live", "copy", &copy));
     rtmp_frame *kept[8] = {0};
     size_t nkept = 0;
+    rtmp_depacketizer *depacketizer = NULL;
+    CHECK(rtmp_depacketizer_new(&depacketizer));
+    uint64_t decoded[2] = {0, 0};
     size_t publishing = 0;
     uint64_t connection_bytes = 0;
     int saw_metadata = 0;
@@ -235,8 +239,15 @@ int main(int argc, char **argv) {
                 saw_metadata = width > 0;
             }
             unpublished |= ev.event_type == RTMP_EVENT_TYPE_UNPUBLISH && strcmp(ev.stream, "cycle") == 0;
-            if (ev.event_type == RTMP_EVENT_TYPE_FRAME && nkept < 8) {
-                CHECK(rtmp_frame_retain(ev.frame, &kept[nkept++]));
+            if (ev.event_type == RTMP_EVENT_TYPE_FRAME && strcmp(ev.stream, "cycle") == 0) {
+                rtmp_decoded_frame out;
+                CHECK(rtmp_depacketizer_push(depacketizer, ev.frame, &out));
+                if (out.media != RTMP_MEDIA_KIND_NONE && out.len > 0) {
+                    decoded[out.media == RTMP_MEDIA_KIND_VIDEO]++;
+                }
+                if (nkept < 8) {
+                    CHECK(rtmp_frame_retain(ev.frame, &kept[nkept++]));
+                }
             }
         }
         if (rc != RTMP_RESULT_TIMEOUT) {
@@ -254,18 +265,24 @@ int main(int argc, char **argv) {
     rtmp_client_free(publisher);
     rtmp_client_free(player);
     rtmp_publisher_free(copy);
+    rtmp_depacketizer_free(depacketizer);
     rtmp_server_free(server);
     CHECK(rtmp_set_log_callback(RTMP_LOG_LEVEL_OFF, NULL, NULL));
 
     uint64_t video = atomic_load(&player_state.video), audio = atomic_load(&player_state.audio);
     printf("published video=%" PRIu64 " audio=%" PRIu64 "\n", published[1], published[0]);
     printf("played video=%" PRIu64 " audio=%" PRIu64 "\n", video, audio);
+    printf("decoded video=%" PRIu64 " audio=%" PRIu64 "\n", decoded[1], decoded[0]);
     printf("stats sent=%" PRIu64 " dropped=%" PRIu64 " publishing=%zu kept=%zu connection_bytes=%" PRIu64
            " metadata=%d log_records=%" PRIu64 "\n",
            stats.frames_sent, stats.frames_dropped, publishing, nkept, connection_bytes, saw_metadata,
            (uint64_t)atomic_load(&log_records));
     if (video != published[1] || audio != published[0]) {
         fprintf(stderr, "the player missed frames\n");
+        return 1;
+    }
+    if (decoded[1] != published[1] || decoded[0] != published[0]) {
+        fprintf(stderr, "the depacketizer missed frames\n");
         return 1;
     }
     return 0;

@@ -1,7 +1,7 @@
 // The C++ wrapper end to end, for the tests (and valgrind): a Server with a callback that
 // relays the published stream into a LocalPublisher; a publishing Client writing Frames
 // (copied and shared) from an FLV file paced by timestamps (the first 2 s); a playing
-// Client polled for Notices; Metadata, Packager, set_log_callback and Error.
+// Client polled for Notices; Metadata, Packager, Depacketizer, set_log_callback and Error.
 //
 //   wrapper FILE.flv     prints "published video=N audio=M" and "played video=N audio=M"
 #include <atomic>
@@ -61,6 +61,26 @@ int main(int argc, char **argv) {
         return failed("packager output");
     }
     rtmp::Frame kept = rtmp::Frame::retain(packets.begin()[1].frame);
+
+    // Depacketizer: the packets come back as the same Annex-B access unit, with its times.
+    rtmp::Depacketizer depacketizer;
+    if (depacketizer.push(packets.begin()[0].frame)) {
+        return failed("a sequence header made decoder input");
+    }
+    auto decoded = depacketizer.push(kept);
+    if (!decoded || decoded.codec != "h264" || !decoded.keyframe || decoded.pts_ms != 80 ||
+        decoded.dts_ms != 40 || std::vector<uint8_t>(decoded.data, decoded.data + decoded.size) != access_unit) {
+        return failed("depacketizer output");
+    }
+    try {
+        uint8_t vp6[] = {0x14, 0, 1, 2};
+        depacketizer.push(rtmp::Frame(rtmp::MediaKind::Video, 0, vp6, sizeof vp6));
+        return failed("VP6 was depacketized");
+    } catch (const rtmp::Error &e) {
+        if (e.code() != RTMP_RESULT_UNSUPPORTED) {
+            return failed(std::string("wrong code for VP6: ") + e.what());
+        }
+    }
 
     rtmp::Server server(rtmp::ServerConfig().listen("127.0.0.1:0").workers(1).tap_all(true));
     const std::string base = "rtmp://" + server.local_addr() + "/live/";

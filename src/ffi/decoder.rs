@@ -1,0 +1,301 @@
+//! Played frames to decoder input over the C ABI: a depacketizer handle takes the frames a
+//! server event or a client notice lends (or any `rtmp_frame`) and lends back what a
+//! decoder takes: Annex-B H.264/HEVC with parameter sets before keyframes, AV1 temporal
+//! units, VP8/VP9 frames, ADTS AAC, Opus packets, MP3 frames.
+
+use std::ffi::{c_char, CStr};
+
+use super::{boundary, fail_with, handle, out_param, RtmpFrame, RtmpMediaKind, RtmpResult};
+use crate::media::decoder::{DecodedFrame, Depacketizer};
+use crate::media::enhanced::MediaError;
+
+/// One frame as a decoder takes it, borrowed from the depacketizer until its next push or
+/// its free. `media` is NONE (and `data` NULL) when the pushed frame only updated the
+/// depacketizer: a sequence header, an end of sequence, an empty frame.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct RtmpDecodedFrame {
+    pub media: RtmpMediaKind,
+    /// "h264", "hevc", "av1", "vp9", "vp8", "aac", "opus" or "mp3"; "" with NONE. A
+    /// static string: never freed, valid for the life of the process.
+    pub codec: *const c_char,
+    pub data: *const u8,
+    pub len: usize,
+    /// Presentation time in milliseconds.
+    pub pts: i64,
+    /// Decode time in milliseconds (equal to `pts` unless video frames are reordered).
+    pub dts: i64,
+    /// A video frame a decoder can start at.
+    pub keyframe: bool,
+}
+
+/// Turns one played stream's frames (audio and video) into decoder input, keeping each
+/// codec's configuration from its sequence headers. Made by `rtmp_depacketizer_new`,
+/// released by `rtmp_depacketizer_free`. Not thread-safe: one thread pushes into it (the
+/// server's dispatcher, or the thread that polls).
+pub struct RtmpDepacketizer {
+    inner: Depacketizer,
+    /// What the last push lent out.
+    lent: Option<DecodedFrame>,
+}
+
+/// The codec name as a C string with static storage.
+fn codec_cstr(name: &str) -> &'static CStr {
+    match name {
+        "h264" => c"h264",
+        "hevc" => c"hevc",
+        "av1" => c"av1",
+        "vp9" => c"vp9",
+        "vp8" => c"vp8",
+        "aac" => c"aac",
+        "opus" => c"opus",
+        "mp3" => c"mp3",
+        _ => c"",
+    }
+}
+
+fn view(decoded: Option<&DecodedFrame>) -> RtmpDecodedFrame {
+    match decoded {
+        Some(d) => RtmpDecodedFrame {
+            media: RtmpMediaKind::of(d.kind),
+            codec: codec_cstr(d.codec).as_ptr(),
+            data: if d.data.is_empty() {
+                std::ptr::null()
+            } else {
+                d.data.as_ptr()
+            },
+            len: d.data.len(),
+            pts: d.pts,
+            dts: d.dts,
+            keyframe: d.keyframe,
+        },
+        None => RtmpDecodedFrame {
+            media: RtmpMediaKind::None,
+            codec: c"".as_ptr(),
+            data: std::ptr::null(),
+            len: 0,
+            pts: 0,
+            dts: 0,
+            keyframe: false,
+        },
+    }
+}
+
+/// What a C caller does about each kind of failure: skip the codec, wait for the next
+/// sequence header, or treat the frame as corrupt.
+fn depacketize_error(e: MediaError) -> RtmpResult {
+    let code = match e {
+        MediaError::Unsupported(_) => RtmpResult::Unsupported,
+        MediaError::MissingConfig(_) => RtmpResult::InvalidState,
+        _ => RtmpResult::InvalidArgument,
+    };
+    fail_with(code, &e.to_string())
+}
+
+/// Makes a depacketizer. On success `*out` gets a handle to release with
+/// `rtmp_depacketizer_free`; on error `*out` is untouched. Thread-safe.
+///
+/// # Safety
+/// `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn rtmp_depacketizer_new(out: *mut *mut RtmpDepacketizer) -> RtmpResult {
+    boundary(|| {
+        let out = out_param!(out);
+        let depacketizer = Box::new(RtmpDepacketizer {
+            inner: Depacketizer::new(),
+            lent: None,
+        });
+        // SAFETY: out is writable per the contract.
+        unsafe { *out = Box::into_raw(depacketizer) };
+        RtmpResult::Ok
+    })
+}
+
+/// Takes one frame of the stream, in the order it was played, without copying its bytes
+/// (an event's or notice's `frame`, or one from `rtmp_frame_new`). On success `*out`
+/// describes the decoder input it made (`media` NONE when the frame only carried
+/// configuration), borrowed until the next push or free of this depacketizer; the frame
+/// itself may be released at once. On error `*out` is untouched and the frame is skipped:
+/// UNSUPPORTED for a codec without a depacketizer (VP6, Speex, FLAC, ...) or an E-RTMP
+/// multitrack body, INVALID_STATE for media before its codec's sequence header (frames
+/// after the next sequence header decode), INVALID_ARGUMENT for a body that does not
+/// parse.
+///
+/// # Safety
+/// `depacketizer` live and not used by another thread; `frame` a live frame; `out`
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn rtmp_depacketizer_push(
+    depacketizer: *mut RtmpDepacketizer,
+    frame: *const RtmpFrame,
+    out: *mut RtmpDecodedFrame,
+) -> RtmpResult {
+    boundary(|| {
+        if depacketizer.is_null() {
+            return fail_with(RtmpResult::NullParameter, "depacketizer is NULL");
+        }
+        let frame = handle!(frame);
+        let out = out_param!(out);
+        // SAFETY: live, used by this thread only, per the contract.
+        let depacketizer = unsafe { &mut *depacketizer };
+        match depacketizer.inner.push(&frame.frame) {
+            Ok(decoded) => {
+                depacketizer.lent = decoded;
+                // SAFETY: out is writable per the contract.
+                unsafe { *out = view(depacketizer.lent.as_ref()) };
+                RtmpResult::Ok
+            }
+            Err(e) => depacketize_error(e),
+        }
+    })
+}
+
+/// Releases a depacketizer and what it lent. NULL is ignored.
+///
+/// # Safety
+/// `depacketizer` NULL or from `rtmp_depacketizer_new`, not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn rtmp_depacketizer_free(depacketizer: *mut RtmpDepacketizer) {
+    let _ = boundary(|| {
+        if !depacketizer.is_null() {
+            // SAFETY: per the contract, a Box we handed out.
+            drop(unsafe { Box::from_raw(depacketizer) });
+        }
+        RtmpResult::Ok
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{rtmp_frame_free, rtmp_frame_new, rtmp_last_error};
+    use super::*;
+    use crate::media::encoder::{AudioCodec, AudioPackager, VideoCodec, VideoPackager};
+    use crate::session::MediaKind;
+
+    fn c_frame(frame: &crate::hub::Frame) -> *mut RtmpFrame {
+        let kind = match frame.kind {
+            MediaKind::Audio => RtmpMediaKind::Audio,
+            MediaKind::Video => RtmpMediaKind::Video,
+        } as i32;
+        let mut out = std::ptr::null_mut();
+        // SAFETY: the payload is readable for its length; out is writable.
+        let rc = unsafe {
+            rtmp_frame_new(
+                kind,
+                frame.timestamp,
+                frame.payload.as_ptr(),
+                frame.payload.len(),
+                &mut out,
+            )
+        };
+        assert_eq!(rc, RtmpResult::Ok);
+        out
+    }
+
+    fn push(d: *mut RtmpDepacketizer, frame: &crate::hub::Frame) -> (RtmpResult, RtmpDecodedFrame) {
+        let c = c_frame(frame);
+        let mut out = view(None);
+        out.pts = -1;
+        // SAFETY: handles from this library, out writable.
+        let rc = unsafe { rtmp_depacketizer_push(d, c, &mut out) };
+        // SAFETY: from rtmp_frame_new; the decoded view does not borrow it.
+        unsafe { rtmp_frame_free(c) };
+        (rc, out)
+    }
+
+    fn last_error() -> String {
+        let mut buf = [0 as c_char; 256];
+        rtmp_last_error(buf.as_mut_ptr(), buf.len());
+        // SAFETY: rtmp_last_error NUL-terminates within the buffer.
+        unsafe { CStr::from_ptr(buf.as_ptr()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn h264_and_aac_come_out_as_annex_b_and_adts() {
+        let mut d = std::ptr::null_mut();
+        // SAFETY: out writable.
+        assert_eq!(unsafe { rtmp_depacketizer_new(&mut d) }, RtmpResult::Ok);
+        let mut video = VideoPackager::new(VideoCodec::H264);
+        let annexb = [
+            &[0, 0, 0, 1, 0x67, 0x42, 0xC0, 0x1E, 0xD9, 0x01, 0x40][..],
+            &[0, 0, 0, 1, 0x68, 0xCE, 0x3C, 0x80],
+            &[0, 0, 0, 1, 0x65, 0x88, 0x84, 0x00, 0x33],
+        ]
+        .concat();
+        let frames = video.package(&annexb, 40, 40).unwrap();
+        assert!(frames[0].sequence_header);
+        let (rc, header) = push(d, &frames[0]);
+        assert_eq!(rc, RtmpResult::Ok);
+        assert_eq!(header.media, RtmpMediaKind::None);
+        assert!(header.data.is_null());
+        let (rc, picture) = push(d, &frames[1]);
+        assert_eq!(rc, RtmpResult::Ok);
+        assert_eq!(picture.media, RtmpMediaKind::Video);
+        // SAFETY: a static NUL-terminated string.
+        assert_eq!(unsafe { CStr::from_ptr(picture.codec) }, c"h264");
+        assert!(picture.keyframe);
+        assert_eq!((picture.pts, picture.dts), (40, 40));
+        // SAFETY: borrowed from the depacketizer until its next push.
+        let data = unsafe { std::slice::from_raw_parts(picture.data, picture.len) };
+        assert_eq!(data, &annexb[..]);
+
+        let adts = [0xFF, 0xF1, 0x4C, 0x80, 0x01, 0x5F, 0xFC, 1, 2, 3];
+        let mut audio = AudioPackager::new(AudioCodec::Aac).unwrap();
+        let frames = audio.package(&adts, 0).unwrap();
+        assert_eq!(push(d, &frames[0]).1.media, RtmpMediaKind::None);
+        let (rc, sound) = push(d, &frames[1]);
+        assert_eq!(rc, RtmpResult::Ok);
+        // SAFETY: as above.
+        assert_eq!(unsafe { CStr::from_ptr(sound.codec) }, c"aac");
+        // SAFETY: as above.
+        assert_eq!(
+            unsafe { std::slice::from_raw_parts(sound.data, sound.len) },
+            &adts
+        );
+        // SAFETY: from rtmp_depacketizer_new, not used afterwards.
+        unsafe { rtmp_depacketizer_free(d) };
+    }
+
+    #[test]
+    fn failures_say_whether_to_skip_wait_or_drop_and_leave_out_alone() {
+        let mut d = std::ptr::null_mut();
+        // SAFETY: out writable.
+        assert_eq!(unsafe { rtmp_depacketizer_new(&mut d) }, RtmpResult::Ok);
+        // AVC NALU before any sequence header: wait for one.
+        let nalu = crate::hub::Frame::from_tag(
+            MediaKind::Video,
+            0,
+            bytes::Bytes::from_static(&[0x17, 1, 0, 0, 0, 0, 0, 0, 2, 0x65, 0x88]),
+        );
+        let (rc, out) = push(d, &nalu);
+        assert_eq!(rc, RtmpResult::InvalidState);
+        assert_eq!(out.pts, -1, "untouched on error");
+        assert!(last_error().contains("configuration"), "{}", last_error());
+        // VP6 (codec id 4): no depacketizer.
+        let vp6 = crate::hub::Frame::from_tag(
+            MediaKind::Video,
+            0,
+            bytes::Bytes::from_static(&[0x14, 0, 1, 2]),
+        );
+        assert_eq!(push(d, &vp6).0, RtmpResult::Unsupported);
+        // An AVC sequence header that ends inside its record.
+        let broken = crate::hub::Frame::from_tag(
+            MediaKind::Video,
+            0,
+            bytes::Bytes::from_static(&[0x17, 0, 0, 0, 0, 1, 0x42]),
+        );
+        assert_eq!(push(d, &broken).0, RtmpResult::InvalidArgument);
+        // SAFETY: NULL handles are refused, not dereferenced.
+        let rc = unsafe {
+            rtmp_depacketizer_push(std::ptr::null_mut(), std::ptr::null(), std::ptr::null_mut())
+        };
+        assert_eq!(rc, RtmpResult::NullParameter);
+        // SAFETY: from rtmp_depacketizer_new; NULL is ignored.
+        unsafe {
+            rtmp_depacketizer_free(d);
+            rtmp_depacketizer_free(std::ptr::null_mut());
+        }
+    }
+}
