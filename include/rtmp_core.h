@@ -181,8 +181,8 @@ typedef struct rtmp_client rtmp_client;
 // configure from one thread.
 typedef struct rtmp_client_options rtmp_client_options;
 
-// Turns one played stream's frames (audio and video) into decoder input, keeping each
-// codec's configuration from its sequence headers. Made by `rtmp_depacketizer_new`,
+// Turns one played stream's frames (audio and video, every E-RTMP v2 track) into decoder
+// input, keeping each track's codec configuration from its sequence headers. Made by `rtmp_depacketizer_new`,
 // released by `rtmp_depacketizer_free`. Not thread-safe: one thread pushes into it (the
 // server's dispatcher, or the thread that polls).
 typedef struct rtmp_depacketizer rtmp_depacketizer;
@@ -269,12 +269,11 @@ typedef struct {
 } rtmp_client_stats;
 
 // One frame as a decoder takes it, borrowed from the depacketizer until its next push or
-// its free. `media` is NONE (and `data` NULL) when the pushed frame only updated the
-// depacketizer: a sequence header, an end of sequence, an empty frame.
+// its free.
 typedef struct {
   rtmp_media_kind media;
-  // "h264", "hevc", "av1", "vp9", "vp8", "aac", "opus" or "mp3"; "" with NONE. A
-  // static string: never freed, valid for the life of the process.
+  // "h264", "hevc", "av1", "vp9", "vp8", "aac", "opus" or "mp3". A static string:
+  // never freed, valid for the life of the process.
   const char *codec;
   const uint8_t *data;
   size_t len;
@@ -284,6 +283,9 @@ typedef struct {
   int64_t dts;
   // A video frame a decoder can start at.
   bool keyframe;
+  // The E-RTMP v2 track (0 for ordinary single-track streams); audio and video number
+  // their tracks separately.
+  uint8_t track_id;
 } rtmp_decoded_frame;
 
 // What a frame holds. `data` points into the frame and stays valid as long as the frame
@@ -617,21 +619,23 @@ rtmp_result rtmp_client_options_tls_insecure(rtmp_client_options *options, bool 
 rtmp_result rtmp_depacketizer_new(rtmp_depacketizer **out);
 
 // Takes one frame of the stream, in the order it was played, without copying its bytes
-// (an event's or notice's `frame`, or one from `rtmp_frame_new`). On success `*out`
-// describes the decoder input it made (`media` NONE when the frame only carried
-// configuration), borrowed until the next push or free of this depacketizer; the frame
-// itself may be released at once. On error `*out` is untouched and the frame is skipped:
-// UNSUPPORTED for a codec without a depacketizer (VP6, Speex, FLAC, ...) or an E-RTMP
-// multitrack body, INVALID_STATE for media before its codec's sequence header (frames
+// (an event's or notice's `frame`, or one from `rtmp_frame_new`). On success `*frames`
+// points to `*count` decoder inputs, borrowed until the next push or free of this
+// depacketizer (the pushed frame itself may be released at once): 0 when the frame only
+// carried configuration (a sequence header, an end of sequence), 1 for media, one per
+// track for an E-RTMP v2 message that carries several. On error both are untouched and
+// the frame is skipped:
+// UNSUPPORTED for a codec without a depacketizer (VP6, Speex, FLAC, ...), INVALID_STATE for media before its codec's sequence header (frames
 // after the next sequence header decode), INVALID_ARGUMENT for a body that does not
 // parse.
 //
 // # Safety
-// `depacketizer` live and not used by another thread; `frame` a live frame; `out`
-// writable.
+// `depacketizer` live and not used by another thread; `frame` a live frame; `frames` and
+// `count` writable.
 rtmp_result rtmp_depacketizer_push(rtmp_depacketizer *depacketizer,
                                    const rtmp_frame *frame,
-                                   rtmp_decoded_frame *out);
+                                   const rtmp_decoded_frame **frames,
+                                   size_t *count);
 
 // Releases a depacketizer and what it lent. NULL is ignored.
 //

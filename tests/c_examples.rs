@@ -1,8 +1,9 @@
 //! The C examples against real peers: publish.c sends an FLV file to nginx-rtmp while
 //! rtmpdump records it, and raw encoder output (H.264 Annex-B + AAC ADTS from ffmpeg) to
 //! our server; poll_loop.c relays what ffmpeg publishes to a copy rtmpdump records; ingest.c
-//! turns what ffmpeg publishes into Annex-B and ADTS files. Every recording must hold the
-//! source's frame counts and decode without a single error.
+//! turns what ffmpeg publishes (one track, or ffmpeg 9's E-RTMP multitrack) into Annex-B
+//! and ADTS files that decode to the source's pictures and sound. Every recording must
+//! hold the source's frame counts and decode without a single error.
 
 mod support;
 
@@ -351,4 +352,94 @@ fn ingest_c_turns_what_ffmpeg_publishes_into_elementary_streams_that_decode_iden
         decoded_hashes(&source, "0:a"),
         "the ADTS stream decodes to the source's sound"
     );
+}
+
+#[test]
+fn ingest_c_splits_an_enhanced_rtmp_multitrack_publish_from_ffmpeg_9_by_track() {
+    let binary = example("ingest", "multitrack");
+    let out_dir = scratch().join("ingest-c-multitrack");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    std::fs::create_dir_all(&out_dir).unwrap();
+    // Two renditions of one picture and a sound, in a container that holds them all.
+    let source = out_dir.join("renditions.mkv");
+    support::run_modern_ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=30",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000",
+        "-t",
+        "3",
+        "-filter_complex",
+        "[0:v]split[a][b];[b]scale=160:120[small]",
+        "-map",
+        "[a]",
+        "-map",
+        "[small]",
+        "-map",
+        "1:a",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-g",
+        "30",
+        "-c:a",
+        "aac",
+        source.to_str().unwrap(),
+    ]);
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut ingest = Peer::spawn(
+        "ingest-c-multitrack",
+        binary.to_str().unwrap(),
+        &["--listen", &listen, "--out", out_dir.to_str().unwrap()],
+    );
+    wait_for_port(port, &ingest);
+    // ffmpeg 9 sends the second video stream as E-RTMP v2 multitrack track 1.
+    let mut ffmpeg = Peer::spawn(
+        "ingest-multitrack-ffmpeg",
+        support::modern_ffmpeg().to_str().unwrap(),
+        &[
+            "-v",
+            "error",
+            "-i",
+            source.to_str().unwrap(),
+            "-map",
+            "0",
+            "-c",
+            "copy",
+            "-f",
+            "flv",
+            &format!("rtmp://{listen}/live/mt"),
+        ],
+    );
+    ffmpeg.finish(Duration::from_secs(30));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ingest.log_text().contains("unpublish live/mt") {
+        assert!(Instant::now() < deadline, "{}", ingest.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    ingest.interrupt();
+    ingest.finish(Duration::from_secs(10));
+    let log = ingest.log_text();
+    assert!(log.contains("skipped=0"), "{log}");
+    for (file, stream) in [
+        ("live-mt.h264", "0:v:0"),
+        ("live-mt-t1.h264", "0:v:1"),
+        ("live-mt.aac", "0:a"),
+    ] {
+        let path = out_dir.join(file);
+        assert_eq!(decode_errors(&path), "", "{file}");
+        let expected = decoded_hashes(&source, stream);
+        assert!(expected.len() >= 90, "{stream}: 3 s of frames");
+        assert_eq!(
+            decoded_hashes(&path, "0"),
+            expected,
+            "{file} against {stream}"
+        );
+    }
 }

@@ -646,19 +646,19 @@ private:
 };
 
 /// Played frames to decoder input: Annex-B H.264/HEVC, AV1 temporal units, VP8/VP9 frames,
-/// ADTS AAC, Opus packets, MP3 frames (see rtmp_depacketizer_push). One thread pushes.
+/// ADTS AAC, Opus packets, MP3 frames, E-RTMP v2 tracks apart (see rtmp_depacketizer_push).
+/// One thread pushes.
 class Depacketizer {
 public:
-    /// What one push made, borrowed until the next push.
-    struct Decoded {
-        MediaKind kind;       ///< None: the frame only carried configuration
-        std::string_view codec; ///< "h264", "hevc", "av1", "vp9", "vp8", "aac", "opus", "mp3"
-        const uint8_t *data;
-        size_t size;
-        int64_t pts_ms;
-        int64_t dts_ms;
-        bool keyframe;
-        explicit operator bool() const noexcept { return kind != MediaKind::None; }
+    /// The decoder input one push made (none for a sequence header), borrowed until the
+    /// next push.
+    struct Frames {
+        const rtmp_decoded_frame *first;
+        size_t count;
+        const rtmp_decoded_frame *begin() const noexcept { return first; }
+        const rtmp_decoded_frame *end() const noexcept { return first + count; }
+        size_t size() const noexcept { return count; }
+        bool empty() const noexcept { return count == 0; }
     };
 
     Depacketizer() {
@@ -666,16 +666,15 @@ public:
         detail::check(rtmp_depacketizer_new(&d), "rtmp_depacketizer_new");
         d_.reset(d);
     }
-    /// Takes a frame an event or a notice lends, or a Frame's get(). Throws Error on a frame
+    /// Takes a frame an event or a notice lends, or a Frame's get(). Throws Error for a frame
     /// it skips: code() UNSUPPORTED (no depacketizer for the codec), INVALID_STATE (media
     /// before its sequence header) or INVALID_ARGUMENT (a body that does not parse).
-    Decoded push(const rtmp_frame *frame) {
-        rtmp_decoded_frame out{};
-        detail::check(rtmp_depacketizer_push(d_.get(), frame, &out), "rtmp_depacketizer_push");
-        return Decoded{static_cast<MediaKind>(out.media), detail::view(out.codec), out.data, out.len,
-                       out.pts, out.dts, out.keyframe};
+    Frames push(const rtmp_frame *frame) {
+        Frames out{nullptr, 0};
+        detail::check(rtmp_depacketizer_push(d_.get(), frame, &out.first, &out.count), "rtmp_depacketizer_push");
+        return out;
     }
-    Decoded push(const Frame &frame) { return push(frame.get()); }
+    Frames push(const Frame &frame) { return push(frame.get()); }
 
 private:
     std::unique_ptr<rtmp_depacketizer, detail::Deleter<rtmp_depacketizer, rtmp_depacketizer_free>> d_;

@@ -7,10 +7,12 @@
  * Publish with `ffmpeg -re -i input.mp4 -c copy -f flv rtmp://127.0.0.1/live/key` (or OBS).
  * Each frame goes through a depacketizer, and what a decoder takes is written to
  * DIR/APP-STREAM.EXT (DIR defaults to "."): Annex-B .h264 / .hevc, AV1 .obu, ADTS .aac,
- * .mp3. Decoder input of other codecs (VP8/VP9, Opus) needs a container, and frames of
- * codecs without a depacketizer cannot be unpacked: both are counted as skipped. When a
- * publish ends the line is "unpublish APP/STREAM video=N audio=M skipped=K". Players can
- * still play the stream meanwhile. Stops on SIGINT or SIGTERM.
+ * .mp3; track N > 0 of an E-RTMP v2 multitrack stream (OBS's extra renditions) to
+ * DIR/APP-STREAM-tN.EXT. Decoder input of other codecs (VP8/VP9, Opus) needs a container,
+ * and frames of codecs without a depacketizer cannot be unpacked: both are counted as
+ * skipped. When a publish ends the line is "unpublish APP/STREAM video=N audio=M
+ * skipped=K" (frames of all tracks). Players can still play the stream meanwhile. Stops on
+ * SIGINT or SIGTERM.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
@@ -21,13 +23,21 @@
 #include "rtmp_core.h"
 
 #define MAX_STREAMS 64
+#define MAX_OUTPUTS 8
+
+/* One output file: a media kind's track. */
+struct output {
+    rtmp_media_kind media;
+    uint8_t track_id;
+    FILE *file;
+};
 
 struct ingest {
     char app[128];
     char stream[128];
     rtmp_depacketizer *depacketizer;
-    FILE *video;
-    FILE *audio;
+    struct output outputs[MAX_OUTPUTS];
+    int n_outputs;
     uint64_t video_frames;
     uint64_t audio_frames;
     uint64_t skipped;
@@ -68,11 +78,10 @@ static struct ingest *start(struct state *st, const char *app, const char *strea
 }
 
 static void finish(struct ingest *in) {
-    if (in->video) {
-        fclose(in->video);
-    }
-    if (in->audio) {
-        fclose(in->audio);
+    for (int i = 0; i < in->n_outputs; i++) {
+        if (in->outputs[i].file) {
+            fclose(in->outputs[i].file);
+        }
     }
     rtmp_depacketizer_free(in->depacketizer);
     in->used = 0;
@@ -91,10 +100,14 @@ static const char *extension(const char *codec) {
     return NULL;
 }
 
-/* Opens DIR/APP-STREAM.EXT on a track's first frame; stream names may hold '/'. */
-static FILE *open_track(const struct state *st, const struct ingest *in, const char *ext) {
+/* Opens DIR/APP-STREAM[-tN].EXT on a track's first frame; stream names may hold '/'. */
+static FILE *open_track(const struct state *st, const struct ingest *in, uint8_t track_id, const char *ext) {
     char name[300];
-    snprintf(name, sizeof name, "%s-%s", in->app, in->stream);
+    if (track_id == 0) {
+        snprintf(name, sizeof name, "%s-%s", in->app, in->stream);
+    } else {
+        snprintf(name, sizeof name, "%s-%s-t%u", in->app, in->stream, (unsigned)track_id);
+    }
     for (char *c = name; *c; c++) {
         if (*c == '/' || *c == '\\') {
             *c = '_';
@@ -111,9 +124,28 @@ static FILE *open_track(const struct state *st, const struct ingest *in, const c
     return file;
 }
 
+/* The file of a decoded frame's track, opened on its first frame; NULL if it cannot be. */
+static FILE *output_for(const struct state *st, struct ingest *in, const rtmp_decoded_frame *d) {
+    for (int i = 0; i < in->n_outputs; i++) {
+        if (in->outputs[i].media == d->media && in->outputs[i].track_id == d->track_id) {
+            return in->outputs[i].file;
+        }
+    }
+    const char *ext = extension(d->codec);
+    if (!ext || in->n_outputs == MAX_OUTPUTS) {
+        return NULL;
+    }
+    struct output *out = &in->outputs[in->n_outputs++];
+    out->media = d->media;
+    out->track_id = d->track_id;
+    out->file = open_track(st, in, d->track_id, ext);
+    return out->file;
+}
+
 static void on_frame(struct state *st, struct ingest *in, const rtmp_event *ev) {
-    rtmp_decoded_frame decoded;
-    int rc = rtmp_depacketizer_push(in->depacketizer, ev->frame, &decoded);
+    const rtmp_decoded_frame *decoded;
+    size_t count;
+    int rc = rtmp_depacketizer_push(in->depacketizer, ev->frame, &decoded, &count);
     if (rc != RTMP_RESULT_OK) {
         /* Unsupported codecs and media before its sequence header are skipped; so is a
          * frame that does not parse, but that one is worth a line. */
@@ -125,21 +157,13 @@ static void on_frame(struct state *st, struct ingest *in, const rtmp_event *ev) 
         in->skipped++;
         return;
     }
-    if (decoded.media == RTMP_MEDIA_KIND_NONE) {
-        return; /* a sequence header: the depacketizer keeps it */
-    }
-    const char *ext = extension(decoded.codec);
-    if (!ext) {
-        in->skipped++;
-        return;
-    }
-    int video = decoded.media == RTMP_MEDIA_KIND_VIDEO;
-    FILE **file = video ? &in->video : &in->audio;
-    if (!*file) {
-        *file = open_track(st, in, ext);
-    }
-    if (*file && fwrite(decoded.data, 1, decoded.len, *file) == decoded.len) {
-        if (video) {
+    /* count is 0 for a sequence header (the depacketizer keeps it), one per track else. */
+    for (size_t i = 0; i < count; i++) {
+        const rtmp_decoded_frame *d = &decoded[i];
+        FILE *file = output_for(st, in, d);
+        if (!file || fwrite(d->data, 1, d->len, file) != d->len) {
+            in->skipped++;
+        } else if (d->media == RTMP_MEDIA_KIND_VIDEO) {
             in->video_frames++;
         } else {
             in->audio_frames++;

@@ -15,6 +15,7 @@
 use bytes::Bytes;
 use rtmp_core::media::decoder::Depacketizer;
 use rtmp_core::media::encoder::{codec_name, AudioCodec, AudioPackager, VideoCodec, VideoPackager};
+use rtmp_core::media::enhanced::{ExAudioTag, ExVideoTag};
 use rtmp_core::media::flv::FlvReader;
 use rtmp_core::{Frame, MediaKind};
 
@@ -50,10 +51,17 @@ pub fn run(data: &[u8]) {
             MediaKind::Video
         };
         let frame = Frame::from_tag(kind, timestamp, Bytes::copy_from_slice(body));
-        if let Ok(Some(decoded)) = depacketizer.push(&frame) {
-            assert_eq!(decoded.codec, codec_name(kind, body));
+        let decoded = depacketizer.push(&frame).unwrap_or_default();
+        for decoded in &decoded {
+            assert_ne!(decoded.codec, "unknown");
             assert_eq!(decoded.dts, i64::from(timestamp));
             assert_eq!(decoded.kind, kind);
+        }
+        // An ordinary body is one track: it names the codec of what it made.
+        if let [only] = &decoded[..] {
+            if only.track_id == 0 && !body.is_empty() && !is_multitrack(kind, &frame.payload) {
+                assert_eq!(only.codec, codec_name(kind, body));
+            }
         }
         let packaged = match (selector >> 1) & 7 {
             n @ 0..=4 => {
@@ -102,5 +110,18 @@ pub fn run(data: &[u8]) {
                 "packager flags disagree with the tag's"
             );
         }
+    }
+}
+
+/// An E-RTMP v2 multitrack body, which the depacketizer splits into tracks.
+fn is_multitrack(kind: MediaKind, body: &Bytes) -> bool {
+    match (kind, body.first()) {
+        (MediaKind::Video, Some(b)) if b & 0x80 != 0 => {
+            matches!(ExVideoTag::parse(body), Ok(ExVideoTag::Multitrack { .. }))
+        }
+        (MediaKind::Audio, Some(b)) if b >> 4 == 9 => {
+            matches!(ExAudioTag::parse(body), Ok(ExAudioTag::Multitrack { .. }))
+        }
+        _ => false,
     }
 }

@@ -10,14 +10,13 @@ use crate::media::decoder::{DecodedFrame, Depacketizer};
 use crate::media::enhanced::MediaError;
 
 /// One frame as a decoder takes it, borrowed from the depacketizer until its next push or
-/// its free. `media` is NONE (and `data` NULL) when the pushed frame only updated the
-/// depacketizer: a sequence header, an end of sequence, an empty frame.
+/// its free.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct RtmpDecodedFrame {
     pub media: RtmpMediaKind,
-    /// "h264", "hevc", "av1", "vp9", "vp8", "aac", "opus" or "mp3"; "" with NONE. A
-    /// static string: never freed, valid for the life of the process.
+    /// "h264", "hevc", "av1", "vp9", "vp8", "aac", "opus" or "mp3". A static string:
+    /// never freed, valid for the life of the process.
     pub codec: *const c_char,
     pub data: *const u8,
     pub len: usize,
@@ -27,16 +26,20 @@ pub struct RtmpDecodedFrame {
     pub dts: i64,
     /// A video frame a decoder can start at.
     pub keyframe: bool,
+    /// The E-RTMP v2 track (0 for ordinary single-track streams); audio and video number
+    /// their tracks separately.
+    pub track_id: u8,
 }
 
-/// Turns one played stream's frames (audio and video) into decoder input, keeping each
-/// codec's configuration from its sequence headers. Made by `rtmp_depacketizer_new`,
+/// Turns one played stream's frames (audio and video, every E-RTMP v2 track) into decoder
+/// input, keeping each track's codec configuration from its sequence headers. Made by `rtmp_depacketizer_new`,
 /// released by `rtmp_depacketizer_free`. Not thread-safe: one thread pushes into it (the
 /// server's dispatcher, or the thread that polls).
 pub struct RtmpDepacketizer {
     inner: Depacketizer,
-    /// What the last push lent out.
-    lent: Option<DecodedFrame>,
+    /// What the last push made, and the views of it that were lent out.
+    made: Vec<DecodedFrame>,
+    lent: Vec<RtmpDecodedFrame>,
 }
 
 /// The codec name as a C string with static storage.
@@ -54,30 +57,20 @@ fn codec_cstr(name: &str) -> &'static CStr {
     }
 }
 
-fn view(decoded: Option<&DecodedFrame>) -> RtmpDecodedFrame {
-    match decoded {
-        Some(d) => RtmpDecodedFrame {
-            media: RtmpMediaKind::of(d.kind),
-            codec: codec_cstr(d.codec).as_ptr(),
-            data: if d.data.is_empty() {
-                std::ptr::null()
-            } else {
-                d.data.as_ptr()
-            },
-            len: d.data.len(),
-            pts: d.pts,
-            dts: d.dts,
-            keyframe: d.keyframe,
+fn view(d: &DecodedFrame) -> RtmpDecodedFrame {
+    RtmpDecodedFrame {
+        media: RtmpMediaKind::of(d.kind),
+        codec: codec_cstr(d.codec).as_ptr(),
+        data: if d.data.is_empty() {
+            std::ptr::null()
+        } else {
+            d.data.as_ptr()
         },
-        None => RtmpDecodedFrame {
-            media: RtmpMediaKind::None,
-            codec: c"".as_ptr(),
-            data: std::ptr::null(),
-            len: 0,
-            pts: 0,
-            dts: 0,
-            keyframe: false,
-        },
+        len: d.data.len(),
+        pts: d.pts,
+        dts: d.dts,
+        keyframe: d.keyframe,
+        track_id: d.track_id,
     }
 }
 
@@ -103,7 +96,8 @@ pub unsafe extern "C" fn rtmp_depacketizer_new(out: *mut *mut RtmpDepacketizer) 
         let out = out_param!(out);
         let depacketizer = Box::new(RtmpDepacketizer {
             inner: Depacketizer::new(),
-            lent: None,
+            made: Vec::new(),
+            lent: Vec::new(),
         });
         // SAFETY: out is writable per the contract.
         unsafe { *out = Box::into_raw(depacketizer) };
@@ -112,37 +106,44 @@ pub unsafe extern "C" fn rtmp_depacketizer_new(out: *mut *mut RtmpDepacketizer) 
 }
 
 /// Takes one frame of the stream, in the order it was played, without copying its bytes
-/// (an event's or notice's `frame`, or one from `rtmp_frame_new`). On success `*out`
-/// describes the decoder input it made (`media` NONE when the frame only carried
-/// configuration), borrowed until the next push or free of this depacketizer; the frame
-/// itself may be released at once. On error `*out` is untouched and the frame is skipped:
-/// UNSUPPORTED for a codec without a depacketizer (VP6, Speex, FLAC, ...) or an E-RTMP
-/// multitrack body, INVALID_STATE for media before its codec's sequence header (frames
+/// (an event's or notice's `frame`, or one from `rtmp_frame_new`). On success `*frames`
+/// points to `*count` decoder inputs, borrowed until the next push or free of this
+/// depacketizer (the pushed frame itself may be released at once): 0 when the frame only
+/// carried configuration (a sequence header, an end of sequence), 1 for media, one per
+/// track for an E-RTMP v2 message that carries several. On error both are untouched and
+/// the frame is skipped:
+/// UNSUPPORTED for a codec without a depacketizer (VP6, Speex, FLAC, ...), INVALID_STATE for media before its codec's sequence header (frames
 /// after the next sequence header decode), INVALID_ARGUMENT for a body that does not
 /// parse.
 ///
 /// # Safety
-/// `depacketizer` live and not used by another thread; `frame` a live frame; `out`
-/// writable.
+/// `depacketizer` live and not used by another thread; `frame` a live frame; `frames` and
+/// `count` writable.
 #[no_mangle]
 pub unsafe extern "C" fn rtmp_depacketizer_push(
     depacketizer: *mut RtmpDepacketizer,
     frame: *const RtmpFrame,
-    out: *mut RtmpDecodedFrame,
+    frames: *mut *const RtmpDecodedFrame,
+    count: *mut usize,
 ) -> RtmpResult {
     boundary(|| {
         if depacketizer.is_null() {
             return fail_with(RtmpResult::NullParameter, "depacketizer is NULL");
         }
         let frame = handle!(frame);
-        let out = out_param!(out);
+        let frames = out_param!(frames);
+        let count = out_param!(count);
         // SAFETY: live, used by this thread only, per the contract.
         let depacketizer = unsafe { &mut *depacketizer };
         match depacketizer.inner.push(&frame.frame) {
-            Ok(decoded) => {
-                depacketizer.lent = decoded;
-                // SAFETY: out is writable per the contract.
-                unsafe { *out = view(depacketizer.lent.as_ref()) };
+            Ok(made) => {
+                depacketizer.lent = made.iter().map(view).collect();
+                depacketizer.made = made;
+                // SAFETY: both writable per the contract.
+                unsafe {
+                    *frames = depacketizer.lent.as_ptr();
+                    *count = depacketizer.lent.len();
+                }
                 RtmpResult::Ok
             }
             Err(e) => depacketize_error(e),
@@ -192,15 +193,27 @@ mod tests {
         out
     }
 
-    fn push(d: *mut RtmpDepacketizer, frame: &crate::hub::Frame) -> (RtmpResult, RtmpDecodedFrame) {
+    /// Pushes a copy of `frame`; the views stay valid until the next push on `d`.
+    fn push(
+        d: *mut RtmpDepacketizer,
+        frame: &crate::hub::Frame,
+    ) -> (RtmpResult, Option<&'static [RtmpDecodedFrame]>) {
         let c = c_frame(frame);
-        let mut out = view(None);
-        out.pts = -1;
-        // SAFETY: handles from this library, out writable.
-        let rc = unsafe { rtmp_depacketizer_push(d, c, &mut out) };
-        // SAFETY: from rtmp_frame_new; the decoded view does not borrow it.
+        let (mut frames, mut count) = (std::ptr::null(), usize::MAX);
+        // SAFETY: handles from this library, out-parameters writable.
+        let rc = unsafe { rtmp_depacketizer_push(d, c, &mut frames, &mut count) };
+        // SAFETY: from rtmp_frame_new; the decoded views do not borrow it.
         unsafe { rtmp_frame_free(c) };
-        (rc, out)
+        if count == usize::MAX {
+            assert!(frames.is_null(), "one out-parameter written, not both");
+            return (rc, None);
+        }
+        // SAFETY: `count` views at `frames`, alive until the next push (the tests do not
+        // keep them past it).
+        (
+            rc,
+            Some(unsafe { std::slice::from_raw_parts(frames, count) }),
+        )
     }
 
     fn last_error() -> String {
@@ -226,13 +239,14 @@ mod tests {
         .concat();
         let frames = video.package(&annexb, 40, 40).unwrap();
         assert!(frames[0].sequence_header);
-        let (rc, header) = push(d, &frames[0]);
+        let (rc, made) = push(d, &frames[0]);
+        assert_eq!((rc, made.map(<[_]>::len)), (RtmpResult::Ok, Some(0)));
+        let (rc, pictures) = push(d, &frames[1]);
         assert_eq!(rc, RtmpResult::Ok);
-        assert_eq!(header.media, RtmpMediaKind::None);
-        assert!(header.data.is_null());
-        let (rc, picture) = push(d, &frames[1]);
-        assert_eq!(rc, RtmpResult::Ok);
-        assert_eq!(picture.media, RtmpMediaKind::Video);
+        let [picture] = pictures.unwrap() else {
+            panic!("one picture");
+        };
+        assert_eq!((picture.media, picture.track_id), (RtmpMediaKind::Video, 0));
         // SAFETY: a static NUL-terminated string.
         assert_eq!(unsafe { CStr::from_ptr(picture.codec) }, c"h264");
         assert!(picture.keyframe);
@@ -244,9 +258,12 @@ mod tests {
         let adts = [0xFF, 0xF1, 0x4C, 0x80, 0x01, 0x5F, 0xFC, 1, 2, 3];
         let mut audio = AudioPackager::new(AudioCodec::Aac).unwrap();
         let frames = audio.package(&adts, 0).unwrap();
-        assert_eq!(push(d, &frames[0]).1.media, RtmpMediaKind::None);
-        let (rc, sound) = push(d, &frames[1]);
+        assert_eq!(push(d, &frames[0]).1.map(<[_]>::len), Some(0));
+        let (rc, sounds) = push(d, &frames[1]);
         assert_eq!(rc, RtmpResult::Ok);
+        let [sound] = sounds.unwrap() else {
+            panic!("one sound");
+        };
         // SAFETY: as above.
         assert_eq!(unsafe { CStr::from_ptr(sound.codec) }, c"aac");
         // SAFETY: as above.
@@ -269,9 +286,9 @@ mod tests {
             0,
             bytes::Bytes::from_static(&[0x17, 1, 0, 0, 0, 0, 0, 0, 2, 0x65, 0x88]),
         );
-        let (rc, out) = push(d, &nalu);
+        let (rc, made) = push(d, &nalu);
         assert_eq!(rc, RtmpResult::InvalidState);
-        assert_eq!(out.pts, -1, "untouched on error");
+        assert!(made.is_none(), "out-parameters untouched on error");
         assert!(last_error().contains("configuration"), "{}", last_error());
         // VP6 (codec id 4): no depacketizer.
         let vp6 = crate::hub::Frame::from_tag(
@@ -289,7 +306,12 @@ mod tests {
         assert_eq!(push(d, &broken).0, RtmpResult::InvalidArgument);
         // SAFETY: NULL handles are refused, not dereferenced.
         let rc = unsafe {
-            rtmp_depacketizer_push(std::ptr::null_mut(), std::ptr::null(), std::ptr::null_mut())
+            rtmp_depacketizer_push(
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            )
         };
         assert_eq!(rc, RtmpResult::NullParameter);
         // SAFETY: from rtmp_depacketizer_new; NULL is ignored.

@@ -533,7 +533,7 @@ mod tests {
         assert_eq!(codec_name(MediaKind::Audio, &frames[0].payload), "mp3");
         let mut d = crate::media::decoder::Depacketizer::new();
         assert_eq!(
-            &d.push(&frames[0]).unwrap().unwrap().data[..],
+            &d.push(&frames[0]).unwrap()[0].data[..],
             &[0xFF, 0xFB, 0x90, 0x64]
         );
         assert!(AudioPackager::new(AudioCodec::Mp3 {

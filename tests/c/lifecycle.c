@@ -240,10 +240,13 @@ int main(int argc, char **argv) {
             }
             unpublished |= ev.event_type == RTMP_EVENT_TYPE_UNPUBLISH && strcmp(ev.stream, "cycle") == 0;
             if (ev.event_type == RTMP_EVENT_TYPE_FRAME && strcmp(ev.stream, "cycle") == 0) {
-                rtmp_decoded_frame out;
-                CHECK(rtmp_depacketizer_push(depacketizer, ev.frame, &out));
-                if (out.media != RTMP_MEDIA_KIND_NONE && out.len > 0) {
-                    decoded[out.media == RTMP_MEDIA_KIND_VIDEO]++;
+                const rtmp_decoded_frame *made;
+                size_t count;
+                CHECK(rtmp_depacketizer_push(depacketizer, ev.frame, &made, &count));
+                for (size_t i = 0; i < count; i++) {
+                    if (made[i].len > 0 && made[i].track_id == 0) {
+                        decoded[made[i].media == RTMP_MEDIA_KIND_VIDEO]++;
+                    }
                 }
                 if (nkept < 8) {
                     CHECK(rtmp_frame_retain(ev.frame, &kept[nkept++]));

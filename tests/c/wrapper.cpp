@@ -64,12 +64,16 @@ int main(int argc, char **argv) {
 
     // Depacketizer: the packets come back as the same Annex-B access unit, with its times.
     rtmp::Depacketizer depacketizer;
-    if (depacketizer.push(packets.begin()[0].frame)) {
+    if (!depacketizer.push(packets.begin()[0].frame).empty()) {
         return failed("a sequence header made decoder input");
     }
     auto decoded = depacketizer.push(kept);
-    if (!decoded || decoded.codec != "h264" || !decoded.keyframe || decoded.pts_ms != 80 ||
-        decoded.dts_ms != 40 || std::vector<uint8_t>(decoded.data, decoded.data + decoded.size) != access_unit) {
+    if (decoded.size() != 1) {
+        return failed("depacketizer: one frame in, one out");
+    }
+    const rtmp_decoded_frame &picture = *decoded.begin();
+    if (std::string_view(picture.codec) != "h264" || !picture.keyframe || picture.pts != 80 || picture.dts != 40 ||
+        picture.track_id != 0 || std::vector<uint8_t>(picture.data, picture.data + picture.len) != access_unit) {
         return failed("depacketizer output");
     }
     try {

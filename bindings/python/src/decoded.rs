@@ -20,32 +20,38 @@ pub struct DecodedFrame {
     pts: i64,
     dts: i64,
     keyframe: bool,
+    /// The E-RTMP v2 track (0 for ordinary single-track streams).
+    track_id: u8,
 }
 
 #[pymethods]
 impl DecodedFrame {
     fn __repr__(&self, py: Python<'_>) -> String {
         format!(
-            "DecodedFrame({} {} pts={} dts={} len={}{})",
+            "DecodedFrame({} {} pts={} dts={} len={}{}{})",
             self.kind,
             self.codec,
             self.pts,
             self.dts,
             self.data.bind(py).as_bytes().len(),
-            if self.keyframe { " key" } else { "" }
+            if self.keyframe { " key" } else { "" },
+            match self.track_id {
+                0 => String::new(),
+                id => format!(" track={id}"),
+            }
         )
     }
 }
 
-/// Turns one stream's frames (both tracks) into decoder input, keeping each codec's
-/// configuration from the sequence headers it sees.
+/// Turns one stream's frames (audio and video, every E-RTMP v2 track) into decoder input,
+/// keeping each track's codec configuration from the sequence headers it sees.
 ///
 /// ```python
 /// depacketizer = rtmp_core.Depacketizer()
 /// for frame in client.frames():
-///     decoded = depacketizer.push(frame)   # None for sequence headers
-///     if decoded is not None and decoded.codec == "h264":
-///         decoder.decode(decoded.data)
+///     for decoded in depacketizer.push(frame):   # [] for sequence headers
+///         if decoded.codec == "h264" and decoded.track_id == 0:
+///             decoder.decode(decoded.data)
 /// ```
 #[pyclass(module = "rtmp_core", frozen)]
 pub struct Depacketizer {
@@ -61,17 +67,23 @@ impl Depacketizer {
         }
     }
 
-    /// The decoder input for `frame`, or None for configuration (sequence headers, end
-    /// of sequence). Raises MediaError for codecs it cannot unpack or broken frames.
-    fn push(&self, py: Python<'_>, frame: &Frame) -> PyResult<Option<DecodedFrame>> {
+    /// The decoder input `frame` made: [] for configuration (sequence headers, end of
+    /// sequence), one frame for media, one per track for an E-RTMP v2 message carrying
+    /// several. Raises MediaError for codecs it cannot unpack, media before its sequence
+    /// header, or broken frames.
+    fn push(&self, py: Python<'_>, frame: &Frame) -> PyResult<Vec<DecodedFrame>> {
         let decoded = self.inner.lock().push(&frame.inner).py_err()?;
-        Ok(decoded.map(|d: CoreDecoded| DecodedFrame {
-            kind: kind_name(d.kind),
-            codec: d.codec,
-            data: PyBytes::new(py, &d.data).unbind(),
-            pts: d.pts,
-            dts: d.dts,
-            keyframe: d.keyframe,
-        }))
+        Ok(decoded
+            .into_iter()
+            .map(|d: CoreDecoded| DecodedFrame {
+                kind: kind_name(d.kind),
+                codec: d.codec,
+                data: PyBytes::new(py, &d.data).unbind(),
+                pts: d.pts,
+                dts: d.dts,
+                keyframe: d.keyframe,
+                track_id: d.track_id,
+            })
+            .collect())
     }
 }

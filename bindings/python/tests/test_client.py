@@ -78,7 +78,7 @@ def test_client_publishes_encoder_output_and_client_plays_it(elementary, tmp_pat
     assert decode_errors(out) == ""
     # Decoder-ready output: Annex-B and ADTS files that ffmpeg decodes cleanly.
     depacketizer = rtmp_core.Depacketizer()
-    decoded = [d for d in map(depacketizer.push, received) if d is not None]
+    decoded = [d for frame in received for d in depacketizer.push(frame)]
     h264 = tmp_path / "played.h264"
     h264.write_bytes(b"".join(d.data for d in decoded if d.codec == "h264"))
     aac = tmp_path / "played.aac"
@@ -174,6 +174,22 @@ def test_frames_and_errors():
         client.send(key)
     assert issubclass(rtmp_core.RtmpTimeoutError, TimeoutError)
     assert issubclass(rtmp_core.ClosedError, ConnectionError)
+
+
+def test_depacketizer_keeps_multitrack_tracks_apart():
+    # E-RTMP v2 audio, OneTrack multitrack bodies ("mp4a", track 3): the header byte
+    # 0x95 (ex audio, packet type Multitrack), then OneTrack | the tracks' packet type.
+    def track3(packet_type, data):
+        return b"\x95" + bytes([packet_type]) + b"mp4a\x03" + data
+    depacketizer = rtmp_core.Depacketizer()
+    assert depacketizer.push(rtmp_core.Frame("audio", 0, track3(0, b"\x12\x10"))) == []
+    (sound,) = depacketizer.push(rtmp_core.Frame("audio", 23, track3(1, b"\x21\x10\x04")))
+    assert (sound.kind, sound.codec, sound.track_id, sound.pts) == ("audio", "aac", 3, 23)
+    assert sound.data[:2] == b"\xff\xf1" and sound.data[7:] == b"\x21\x10\x04"  # ADTS
+    assert "track=3" in repr(sound)
+    # Track 0 has no configuration of its own: its frames wait for their sequence header.
+    with pytest.raises(rtmp_core.MediaError):
+        depacketizer.push(rtmp_core.Frame("audio", 46, b"\xaf\x01\x21\x10\x04"))
 
 
 def test_library_logs_reach_python_logging(caplog):
