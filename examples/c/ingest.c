@@ -1,18 +1,19 @@
 /* Ingest in C: an embedded server that hands every published stream to decoders, as a
  * capture app or game engine receiving OBS or ffmpeg would.
  *
- *   cc -Wall -Werror -std=c11 -Iinclude examples/c/ingest.c -Ltarget/release -lrtmp_core -o ingest
+ *   cc -Wall -Wextra -Werror -std=c11 -Iinclude examples/c/ingest.c -Ltarget/release -lrtmp_core -o ingest
  *   ./ingest [--listen 0.0.0.0:1935] [--out DIR]
  *
  * Publish with `ffmpeg -re -i input.mp4 -c copy -f flv rtmp://127.0.0.1/live/key` (or OBS).
  * Each frame goes through a depacketizer, and what a decoder takes is written to
- * DIR/APP-STREAM.EXT (DIR defaults to "."): Annex-B .h264 / .hevc, AV1 .obu, ADTS .aac,
- * .mp3; track N > 0 of an E-RTMP v2 multitrack stream (OBS's extra renditions) to
+ * DIR/APP-STREAM.EXT (DIR defaults to "."; characters other than letters, digits and '_'
+ * in APP and STREAM become '_'): Annex-B .h264 / .hevc, AV1 .obu, ADTS .aac, .mp3. Track
+ * N > 0 of an E-RTMP v2 multitrack stream (OBS's and ffmpeg 9's extra renditions) goes to
  * DIR/APP-STREAM-tN.EXT. Decoder input of other codecs (VP8/VP9, Opus) needs a container,
- * and frames of codecs without a depacketizer cannot be unpacked: both are counted as
- * skipped. When a publish ends the line is "unpublish APP/STREAM video=N audio=M
- * skipped=K" (frames of all tracks). Players can still play the stream meanwhile. Stops on
- * SIGINT or SIGTERM.
+ * and frames of codecs without a depacketizer cannot be unpacked: both are skipped. When a
+ * publish ends the line is "unpublish APP/STREAM video=N audio=M skipped=K", counting the
+ * frames of all tracks written and those skipped. Players can still play the stream
+ * meanwhile. Stops on SIGINT or SIGTERM.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
@@ -25,10 +26,11 @@
 #define MAX_STREAMS 64
 #define MAX_OUTPUTS 8
 
-/* One output file: a media kind's track. */
+/* One output file: a media kind's track. `file` is NULL when it cannot be written. */
 struct output {
     rtmp_media_kind media;
     uint8_t track_id;
+    char path[1024];
     FILE *file;
 };
 
@@ -38,6 +40,7 @@ struct ingest {
     rtmp_depacketizer *depacketizer;
     struct output outputs[MAX_OUTPUTS];
     int n_outputs;
+    int said_full;
     uint64_t video_frames;
     uint64_t audio_frames;
     uint64_t skipped;
@@ -100,46 +103,76 @@ static const char *extension(const char *codec) {
     return NULL;
 }
 
-/* Opens DIR/APP-STREAM[-tN].EXT on a track's first frame; stream names may hold '/'. */
-static FILE *open_track(const struct state *st, const struct ingest *in, uint8_t track_id, const char *ext) {
-    char name[300];
-    if (track_id == 0) {
-        snprintf(name, sizeof name, "%s-%s", in->app, in->stream);
-    } else {
-        snprintf(name, sizeof name, "%s-%s-t%u", in->app, in->stream, (unsigned)track_id);
+/* Appends `name` to `out` with every character but [A-Za-z0-9_] made '_', so that names
+ * cannot climb directories or run into the '-' and '.' that join the parts. */
+static void append_safe(char *out, size_t size, const char *name) {
+    size_t at = strlen(out);
+    for (; *name && at + 1 < size; name++) {
+        char c = *name;
+        int keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+        out[at++] = keep ? c : '_';
     }
-    for (char *c = name; *c; c++) {
-        if (*c == '/' || *c == '\\') {
-            *c = '_';
-        }
-    }
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s.%s", st->out_dir, name, ext);
-    FILE *file = fopen(path, "wb");
-    if (file) {
-        printf("writing %s\n", path);
-    } else {
-        perror(path);
-    }
-    return file;
+    out[at] = '\0';
 }
 
-/* The file of a decoded frame's track, opened on its first frame; NULL if it cannot be. */
-static FILE *output_for(const struct state *st, struct ingest *in, const rtmp_decoded_frame *d) {
-    for (int i = 0; i < in->n_outputs; i++) {
-        if (in->outputs[i].media == d->media && in->outputs[i].track_id == d->track_id) {
-            return in->outputs[i].file;
+/* Whether another stream's track writes `path` (two names that differ only in characters
+ * append_safe replaces). */
+static int path_taken(const struct state *st, const char *path) {
+    for (int i = 0; i < MAX_STREAMS; i++) {
+        const struct ingest *in = &st->streams[i];
+        for (int j = 0; in->used && j < in->n_outputs; j++) {
+            if (in->outputs[j].file && strcmp(in->outputs[j].path, path) == 0) {
+                return 1;
+            }
         }
     }
-    const char *ext = extension(d->codec);
-    if (!ext || in->n_outputs == MAX_OUTPUTS) {
+    return 0;
+}
+
+/* The output of a decoded frame's track, made on its first frame; its `file` is NULL
+ * when the codec needs a container or the file cannot be opened. NULL when full. */
+static struct output *output_for(struct state *st, struct ingest *in, const rtmp_decoded_frame *d) {
+    for (int i = 0; i < in->n_outputs; i++) {
+        if (in->outputs[i].media == d->media && in->outputs[i].track_id == d->track_id) {
+            return &in->outputs[i];
+        }
+    }
+    if (in->n_outputs == MAX_OUTPUTS) {
+        if (!in->said_full) {
+            fprintf(stderr, "%s/%s: more than %d tracks, the rest are skipped\n", in->app, in->stream,
+                    MAX_OUTPUTS);
+            in->said_full = 1;
+        }
         return NULL;
     }
     struct output *out = &in->outputs[in->n_outputs++];
+    memset(out, 0, sizeof *out);
     out->media = d->media;
     out->track_id = d->track_id;
-    out->file = open_track(st, in, d->track_id, ext);
-    return out->file;
+    const char *ext = extension(d->codec);
+    if (!ext) {
+        fprintf(stderr, "%s/%s: %s needs a container, skipped\n", in->app, in->stream, d->codec);
+        return out;
+    }
+    char name[300] = "";
+    append_safe(name, sizeof name, in->app);
+    snprintf(name + strlen(name), sizeof name - strlen(name), "-");
+    append_safe(name, sizeof name, in->stream);
+    if (d->track_id != 0) {
+        snprintf(name + strlen(name), sizeof name - strlen(name), "-t%u", (unsigned)d->track_id);
+    }
+    snprintf(out->path, sizeof out->path, "%s/%s.%s", st->out_dir, name, ext);
+    if (path_taken(st, out->path)) {
+        fprintf(stderr, "%s: another stream writes it, skipped\n", out->path);
+        return out;
+    }
+    out->file = fopen(out->path, "wb");
+    if (out->file) {
+        printf("writing %s\n", out->path);
+    } else {
+        perror(out->path);
+    }
+    return out;
 }
 
 static void on_frame(struct state *st, struct ingest *in, const rtmp_event *ev) {
@@ -160,8 +193,11 @@ static void on_frame(struct state *st, struct ingest *in, const rtmp_event *ev) 
     /* count is 0 for a sequence header (the depacketizer keeps it), one per track else. */
     for (size_t i = 0; i < count; i++) {
         const rtmp_decoded_frame *d = &decoded[i];
-        FILE *file = output_for(st, in, d);
-        if (!file || fwrite(d->data, 1, d->len, file) != d->len) {
+        if (d->len == 0) {
+            continue; /* nothing for a decoder */
+        }
+        struct output *out = output_for(st, in, d);
+        if (!out || !out->file || fwrite(d->data, 1, d->len, out->file) != d->len) {
             in->skipped++;
         } else if (d->media == RTMP_MEDIA_KIND_VIDEO) {
             in->video_frames++;
@@ -230,6 +266,7 @@ int main(int argc, char **argv) {
 
     rtmp_server_config *config = rtmp_server_config_new();
     if (rtmp_server_config_listen(config, listen) != RTMP_RESULT_OK) {
+        rtmp_server_config_free(config);
         return fail("listen address");
     }
     rtmp_server_config_tap_all(config, true);
@@ -244,7 +281,9 @@ int main(int argc, char **argv) {
     printf("listening on rtmp://%s, writing to %s\n", addr, st.out_dir);
     fflush(stdout);
     if (rtmp_server_set_callback(server, on_event, &st) != RTMP_RESULT_OK) {
-        return fail("callback");
+        rc = fail("callback");
+        rtmp_server_free(server);
+        return rc;
     }
     int signal_number;
     sigwait(&stop, &signal_number);

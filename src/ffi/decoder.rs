@@ -108,13 +108,15 @@ pub unsafe extern "C" fn rtmp_depacketizer_new(out: *mut *mut RtmpDepacketizer) 
 /// Takes one frame of the stream, in the order it was played, without copying its bytes
 /// (an event's or notice's `frame`, or one from `rtmp_frame_new`). On success `*frames`
 /// points to `*count` decoder inputs, borrowed until the next push or free of this
-/// depacketizer (the pushed frame itself may be released at once): 0 when the frame only
-/// carried configuration (a sequence header, an end of sequence), 1 for media, one per
-/// track for an E-RTMP v2 message that carries several. On error both are untouched and
-/// the frame is skipped:
-/// UNSUPPORTED for a codec without a depacketizer (VP6, Speex, FLAC, ...), INVALID_STATE for media before its codec's sequence header (frames
-/// after the next sequence header decode), INVALID_ARGUMENT for a body that does not
-/// parse.
+/// depacketizer (the pushed frame itself may be released at once): 0 (and NULL) when the
+/// frame held no media (a sequence header, an end of sequence, video metadata or a
+/// command, an empty frame), 1 for media, one per track for an E-RTMP v2 message that
+/// carries several. On error both are untouched and the frame is skipped: UNSUPPORTED for
+/// a frame this library cannot unpack (a codec without a depacketizer, such as VP6, Speex
+/// or FLAC, or a configuration ADTS cannot express), INVALID_STATE for media before its
+/// track's sequence header (frames after the next one decode), INVALID_ARGUMENT for a
+/// body that does not parse. In a message with several tracks a failing track is skipped
+/// and the others still come out; the error is returned when every track failed.
 ///
 /// # Safety
 /// `depacketizer` live and not used by another thread; `frame` a live frame; `frames` and
@@ -141,7 +143,11 @@ pub unsafe extern "C" fn rtmp_depacketizer_push(
                 depacketizer.made = made;
                 // SAFETY: both writable per the contract.
                 unsafe {
-                    *frames = depacketizer.lent.as_ptr();
+                    *frames = if depacketizer.lent.is_empty() {
+                        std::ptr::null()
+                    } else {
+                        depacketizer.lent.as_ptr()
+                    };
                     *count = depacketizer.lent.len();
                 }
                 RtmpResult::Ok
@@ -207,6 +213,10 @@ mod tests {
         if count == usize::MAX {
             assert!(frames.is_null(), "one out-parameter written, not both");
             return (rc, None);
+        }
+        if count == 0 {
+            assert!(frames.is_null(), "NULL with no frames");
+            return (rc, Some(&[]));
         }
         // SAFETY: `count` views at `frames`, alive until the next push (the tests do not
         // keep them past it).

@@ -439,6 +439,8 @@ impl AvcUnpacker {
                 self.config = Some(AvcConfig::parse(&record)?);
                 Ok(None)
             }
+            // No picture: nothing for a decoder (and no parameter sets to repeat).
+            NalPacket::Frame { payload, .. } if payload.is_empty() => Ok(None),
             NalPacket::Frame {
                 payload,
                 keyframe,

@@ -25,6 +25,7 @@ use super::encoder::codec_name;
 use super::enhanced::{
     ExAudioHeader, ExAudioTag, ExVideoHeader, ExVideoTag, MediaError, Result, VideoFrame,
 };
+use super::flv::{video_tag_info, VideoPacket};
 use super::hevc::HevcUnpacker;
 use super::opus::OpusUnpacker;
 use super::vpx::{VpxCodec, VpxUnpacker};
@@ -68,32 +69,50 @@ impl Depacketizer {
         Self::default()
     }
 
-    /// Takes one frame and returns the decoder input it made: nothing for configuration
-    /// (sequence headers, end of sequence, metadata, empty frames), one frame otherwise,
-    /// or one per track for an E-RTMP v2 message that carries several. Codecs this module
-    /// does not unpack are [`MediaError::Unsupported`]; media before its track's
-    /// sequence header is [`MediaError::MissingConfig`].
+    /// Takes one frame and returns the decoder input it made: nothing for frames without
+    /// media (sequence headers, end of sequence, video metadata and command frames, empty
+    /// frames), one frame otherwise, or one per track for an E-RTMP v2 message that
+    /// carries several. A frame this module cannot unpack (a codec without a depacketizer,
+    /// a configuration it cannot express) is [`MediaError::Unsupported`]; media before its
+    /// track's sequence header is [`MediaError::MissingConfig`]. In a message with several
+    /// tracks, a track that fails is skipped (logged at debug) and the others still come
+    /// out; the error is returned when every track failed.
     pub fn push(&mut self, frame: &Frame) -> Result<Vec<DecodedFrame>> {
         let mut out = Vec::new();
-        match split_tracks(frame) {
+        if !carries_media(frame) {
+            return Ok(out);
+        }
+        let tracks = match split_tracks(frame) {
             None => {
                 out.extend(
                     self.track(0)
                         .push(frame.kind, frame.timestamp, &frame.payload, 0)?,
-                )
+                );
+                return Ok(out);
             }
-            Some(tracks) => {
-                for (track_id, body) in tracks? {
-                    out.extend(self.track(track_id).push(
-                        frame.kind,
-                        frame.timestamp,
-                        &body,
-                        track_id,
-                    )?);
+            Some(tracks) => tracks?,
+        };
+        let mut failure = None;
+        let mut any_ok = false;
+        for (track_id, body) in tracks {
+            match self
+                .track(track_id)
+                .push(frame.kind, frame.timestamp, &body, track_id)
+            {
+                Ok(made) => {
+                    any_ok = true;
+                    out.extend(made);
+                }
+                Err(e) => {
+                    log::debug!("{:?} track {track_id} skipped: {e}", frame.kind);
+                    failure.get_or_insert(e);
                 }
             }
         }
-        Ok(out)
+        match failure {
+            Some(e) if !any_ok => Err(e),
+            _ => Ok(out),
+        }
     }
 
     fn track(&mut self, track_id: u8) -> &mut TrackUnpackers {
@@ -105,6 +124,19 @@ impl Depacketizer {
             }
         };
         &mut self.tracks[at].1
+    }
+}
+
+/// False for frames that hold no media in any codec: empty bodies, and video metadata and
+/// command frames (ffmpeg sends colour metadata with HEVC, AV1 and VP9).
+fn carries_media(frame: &Frame) -> bool {
+    match frame.kind {
+        _ if frame.payload.is_empty() => false,
+        MediaKind::Video => !matches!(
+            video_tag_info(&frame.payload).map(|info| info.packet),
+            Some(VideoPacket::Command | VideoPacket::Metadata)
+        ),
+        MediaKind::Audio => true,
     }
 }
 
@@ -373,6 +405,47 @@ mod tests {
             .data
             .ends_with(&[0, 0, 0, 1, 0x65, 0x88, 0x84, 0x00, 0x33]));
         assert!(out[1].data.ends_with(&[0, 0, 0, 1, 0x41, 0x9A, 0x02, 0x04]));
+
+        // A track this module cannot unpack (VVC) does not cost the others theirs.
+        let mixed = |packet_type, data: [Bytes; 2]| {
+            let [vvc, avc] = data;
+            let tag = ExVideoTag::Multitrack {
+                frame_type: VideoFrameType::Key,
+                packet_type,
+                timestamp_offset_nanos: None,
+                multitrack_type: AvMultitrackType::ManyTracksManyCodecs,
+                tracks: vec![
+                    Track {
+                        track_id: 2,
+                        fourcc: FourCc(*b"vvc1"),
+                        composition_time: 0,
+                        data: vvc,
+                    },
+                    Track {
+                        track_id: 1,
+                        fourcc: FourCc::AVC1,
+                        composition_time: 0,
+                        data: avc,
+                    },
+                ],
+            };
+            Frame::from_tag(MediaKind::Video, 120, tag.to_bytes().unwrap())
+        };
+        let mut d = Depacketizer::new();
+        let vvc = Bytes::from_static(b"vvc");
+        let headers = mixed(VideoPacketType::SequenceStart, [vvc.clone(), record(&sps)]);
+        assert_eq!(d.push(&headers).unwrap(), []);
+        let idr = Bytes::from_static(&[0, 0, 0, 5, 0x65, 0x88, 0x84, 0x00, 0x33]);
+        let mixed_pictures = mixed(VideoPacketType::CodedFrames, [vvc, idr]);
+        let out = d.push(&mixed_pictures).unwrap();
+        assert_eq!((out.len(), out[0].track_id, out[0].codec), (1, 1, "h264"));
+        // Every track failing (VVC, and H.264 before its configuration) is the message's
+        // error: the first track's.
+        let mut fresh = Depacketizer::new();
+        assert!(matches!(
+            fresh.push(&mixed_pictures),
+            Err(MediaError::Unsupported(_))
+        ));
     }
 
     #[test]
@@ -380,7 +453,17 @@ mod tests {
         let mut d = Depacketizer::new();
         let speex = Frame::from_tag(MediaKind::Audio, 0, Bytes::from_static(b"\xB2abc"));
         assert!(matches!(d.push(&speex), Err(MediaError::Unsupported(_))));
+        // Frames without media are not errors: they make nothing.
         let empty = Frame::from_tag(MediaKind::Video, 0, Bytes::new());
-        assert!(d.push(&empty).is_err());
+        assert_eq!(d.push(&empty).unwrap(), []);
+        // ffmpeg's colour metadata (E-RTMP Metadata, frame type Command) and a seek command.
+        let metadata = Frame::from_tag(
+            MediaKind::Video,
+            0,
+            Bytes::from_static(b"\xd4hvc1\x02\x00\x09colorInfo"),
+        );
+        assert_eq!(d.push(&metadata).unwrap(), []);
+        let seek = Frame::from_tag(MediaKind::Video, 0, Bytes::from_static(b"\x50\x00"));
+        assert_eq!(d.push(&seek).unwrap(), []);
     }
 }

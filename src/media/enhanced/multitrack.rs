@@ -21,6 +21,7 @@ pub struct Track {
 
 /// Reads the multitrack byte, the shared FourCC and the tracks up to the end of `body`.
 /// `cts(packet_type, fourcc)` says whether a track body starts with a composition time.
+/// A track id that appears twice is invalid.
 pub(super) fn read_tracks(
     cur: &mut Cursor<'_>,
     body: &Bytes,
@@ -35,12 +36,19 @@ pub(super) fn read_tracks(
         _ => Some(cur.fourcc()?),
     };
     let mut tracks = Vec::new();
+    let mut seen = [false; 256];
     while cur.pos < body.len() || tracks.is_empty() {
         let fourcc = match shared {
             Some(f) => f,
             None => cur.fourcc()?,
         };
         let track_id = cur.u8()?;
+        // Distinct ids bound a message to 256 tracks, whatever its size.
+        if std::mem::replace(&mut seen[track_id as usize], true) {
+            return Err(MediaError::Invalid(
+                "multitrack message with a track id twice",
+            ));
+        }
         let len = match kind {
             AvMultitrackType::OneTrack => body.len() - cur.pos,
             _ => cur.u24()? as usize,
@@ -67,7 +75,7 @@ pub(super) fn read_tracks(
 
 /// Writes the multitrack byte, the shared FourCC and the tracks. Fails if the layout does
 /// not fit the type (OneTrack with other than one track, ManyTracks with differing
-/// FourCCs, no tracks, a track over 16 MiB).
+/// FourCCs, no tracks, a track id twice, a track over 16 MiB).
 pub(super) fn write_tracks(
     out: &mut impl BufMut,
     packet_type: u8,
@@ -85,6 +93,14 @@ pub(super) fn write_tracks(
     }
     if kind == AvMultitrackType::ManyTracks && tracks.iter().any(|t| t.fourcc != first.fourcc) {
         return Err(MediaError::Invalid("ManyTracks with differing FourCCs"));
+    }
+    let mut seen = [false; 256];
+    for track in tracks {
+        if std::mem::replace(&mut seen[track.track_id as usize], true) {
+            return Err(MediaError::Invalid(
+                "multitrack message with a track id twice",
+            ));
+        }
     }
     out.put_u8((kind as u8) << 4 | packet_type);
     if kind != AvMultitrackType::ManyTracksManyCodecs {

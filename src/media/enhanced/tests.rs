@@ -288,11 +288,18 @@ fn multitrack_layout_errors() {
     assert!(tag(AvMultitrackType::ManyTracks, vec![])
         .to_bytes()
         .is_err());
+    let twice = vec![
+        track(7, FourCc::AV01, 0, b"a"),
+        track(7, FourCc::AV01, 0, b"b"),
+    ];
+    assert!(tag(AvMultitrackType::ManyTracks, twice).to_bytes().is_err());
     // Parse errors: reserved multitrack type, a size past the end, a reserved packet type.
     for bad in [
         &b"\x96\x31av01\x00x"[..],
         b"\x96\x11av01\x00\x00\x00\x09x",
         b"\x96\x1fav01\x00x",
+        // ManyTracks with track id 7 twice.
+        b"\x96\x11av01\x07\x00\x00\x01x\x07\x00\x00\x01y",
         b"\x98av01",
         b"\x00",
         b"",
@@ -418,6 +425,11 @@ proptest! {
             tracks.truncate(1);
         }
         let shared = tracks[0].fourcc;
+        // Track ids are distinct within a message.
+        let base = tracks[0].track_id;
+        for (i, t) in tracks.iter_mut().enumerate() {
+            t.track_id = base.wrapping_add(i as u8);
+        }
         for t in &mut tracks {
             if kind == AvMultitrackType::ManyTracks {
                 t.fourcc = shared;

@@ -418,6 +418,8 @@ impl HevcUnpacker {
                 self.config = Some(HevcConfig::parse(&record)?);
                 Ok(None)
             }
+            // No picture: nothing for a decoder (and no parameter sets to repeat).
+            NalPacket::Frame { payload, .. } if payload.is_empty() => Ok(None),
             NalPacket::Frame {
                 payload,
                 keyframe,
