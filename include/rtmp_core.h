@@ -14,8 +14,8 @@
  *   refused with RTMP_RESULT_INVALID_STATE.
  * - No panic crosses into C: an internal bug returns RTMP_RESULT_PANIC.
  * - Servers, clients, publishers and frames may be used from several threads at once;
- *   configurations, options, metadata being built, packagers and depacketizers belong to
- *   one thread.
+ *   configurations, options, metadata being built, packagers, depacketizers and FLV
+ *   readers and writers belong to one thread.
  */
 
 #ifndef RTMP_CORE_H
@@ -60,6 +60,8 @@ enum rtmp_result
   RTMP_RESULT_QUEUE_FULL = -10,
   // Valid input this library does not handle (e.g. a codec without a depacketizer).
   RTMP_RESULT_UNSUPPORTED = -11,
+  // Nothing more to read: the end of a file.
+  RTMP_RESULT_END = -12,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -186,6 +188,14 @@ typedef struct rtmp_client_options rtmp_client_options;
 // released by `rtmp_depacketizer_free`. Not thread-safe: one thread pushes into it (the
 // server's dispatcher, or the thread that polls).
 typedef struct rtmp_depacketizer rtmp_depacketizer;
+
+// Reads an FLV file one tag at a time. Made by `rtmp_flv_reader_open`, released by
+// `rtmp_flv_reader_free`. Belongs to one thread.
+typedef struct rtmp_flv_reader rtmp_flv_reader;
+
+// Writes an FLV file. Made by `rtmp_flv_writer_new`, closed by `rtmp_flv_writer_close`
+// (or `rtmp_flv_writer_free`). Belongs to one thread, like a packager.
+typedef struct rtmp_flv_writer rtmp_flv_writer;
 
 // One frame: an FLV audio or video tag body, its timestamp and flags. Opaque; read it
 // with `rtmp_frame_get_info`. A `const rtmp_frame *` in an event or a packet is borrowed
@@ -644,6 +654,76 @@ rtmp_result rtmp_depacketizer_push(rtmp_depacketizer *depacketizer,
 // # Safety
 // `depacketizer` NULL or from `rtmp_depacketizer_new`, not used afterwards.
 void rtmp_depacketizer_free(rtmp_depacketizer *depacketizer);
+
+// Creates (or truncates) the file at `path` and writes an FLV header announcing audio and
+// video. On success `*out` gets a writer; on error (IO with the reason) `*out` is
+// untouched. Thread-safe.
+//
+// # Safety
+// `path` a NUL-terminated string; `out` writable.
+rtmp_result rtmp_flv_writer_new(const char *path, rtmp_flv_writer **out);
+
+// Appends `frame` as an audio or video tag with its timestamp. IO on a write error,
+// CLOSED after `rtmp_flv_writer_close`.
+//
+// # Safety
+// `writer` live and not used by another thread; `frame` a live frame.
+rtmp_result rtmp_flv_writer_write(rtmp_flv_writer *writer, const rtmp_frame *frame);
+
+// Appends `metadata` as an `onMetaData` script tag at `timestamp` (players read the one
+// before the first frame; write it first). IO on a write error, CLOSED after close.
+//
+// # Safety
+// `writer` live and not used by another thread; `metadata` live (owned or borrowed).
+rtmp_result rtmp_flv_writer_write_metadata(rtmp_flv_writer *writer,
+                                           uint32_t timestamp,
+                                           const rtmp_metadata *metadata);
+
+// Flushes and closes the file, reporting what the last writes could not do (IO). Later
+// writes fail with CLOSED; closing again does nothing. The writer still goes to
+// `rtmp_flv_writer_free`.
+//
+// # Safety
+// `writer` live and not used by another thread.
+rtmp_result rtmp_flv_writer_close(rtmp_flv_writer *writer);
+
+// Closes the file if `rtmp_flv_writer_close` did not (errors are lost: close first to
+// see them) and releases the writer. NULL is ignored.
+//
+// # Safety
+// `writer` NULL or from `rtmp_flv_writer_new`, not used afterwards.
+void rtmp_flv_writer_free(rtmp_flv_writer *writer);
+
+// Opens the FLV file at `path` and reads its header. On success `*out` gets a reader; on
+// error (IO for a file that cannot be read, INVALID_ARGUMENT for one that is not FLV)
+// `*out` is untouched. Thread-safe.
+//
+// # Safety
+// `path` a NUL-terminated string; `out` writable.
+rtmp_result rtmp_flv_reader_open(const char *path, rtmp_flv_reader **out);
+
+// Reads the next tag: an audio or video tag sets `*frame` to an owned frame (release it
+// with `rtmp_frame_free`) and `*metadata` to NULL; an `onMetaData` script tag sets
+// `*metadata` to owned metadata (`rtmp_metadata_free`) and `*frame` to NULL. `*timestamp`
+// (when not NULL) gets the tag's timestamp in milliseconds. Other script tags are
+// skipped. END after the last tag. INVALID_ARGUMENT (with the reason) for a tag that
+// cannot be used, such as an unknown type or an encrypted tag: it is skipped, and the
+// next call goes on after it; a file cut short ends with one such error, then END. On
+// error `*frame` and `*metadata` are untouched.
+//
+// # Safety
+// `reader` live and not used by another thread; `frame` and `metadata` writable;
+// `timestamp` NULL or writable.
+rtmp_result rtmp_flv_reader_next(rtmp_flv_reader *reader,
+                                 rtmp_frame **frame,
+                                 rtmp_metadata **metadata,
+                                 uint32_t *timestamp);
+
+// Releases a reader and closes its file. NULL is ignored.
+//
+// # Safety
+// `reader` NULL or from `rtmp_flv_reader_open`, not used afterwards.
+void rtmp_flv_reader_free(rtmp_flv_reader *reader);
 
 // Makes an owned frame of an FLV tag body (copied), with keyframe and sequence-header
 // flags read from the body. On success `*out` gets a frame to release with

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use support::c_build::{compile, compile_with, pkg_config, prefix, Link};
-use support::{free_port, require, scratch, source_flv, Peer};
+use support::{decode_errors, free_port, packet_counts, require, scratch, source_flv, Peer};
 
 fn run_and_publish(binary: &Path, name: &str) -> String {
     let port = free_port();
@@ -235,7 +235,11 @@ fn run_cycle(source_file: &str, expect: &str) {
                 c
             }
         };
-        let out = command.arg(&source).output().unwrap();
+        // Each cycle records into an FLV file: the C one what the server tapped.
+        let recording = scratch().join(format!("cycle-{stem}-{run:?}.flv"));
+        let _ = std::fs::remove_file(&recording);
+        command.arg(&source).arg(&recording);
+        let out = command.output().unwrap();
         let (stdout, stderr) = (
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr),
@@ -250,6 +254,18 @@ fn run_cycle(source_file: &str, expect: &str) {
             .find_map(|l| l.strip_prefix("published "))
             .unwrap();
         assert!(stdout.contains(&format!("played {published}")), "{stdout}");
+        if source_file.ends_with(".c") {
+            assert!(
+                stdout.contains(&format!("recorded {published} metadata=1")),
+                "{stdout}"
+            );
+            let counts = |line: &str| -> Option<(usize, usize)> {
+                let (v, a) = line.strip_prefix("video=")?.split_once(" audio=")?;
+                Some((v.parse().ok()?, a.parse().ok()?))
+            };
+            assert_eq!(Some(packet_counts(&recording)), counts(published));
+            assert_eq!(decode_errors(&recording), "");
+        }
         assert!(
             stdout.contains("metadata=1") && stdout.contains(expect),
             "{stdout}"

@@ -94,6 +94,8 @@ template <typename T, void (*Free)(T *)> struct Deleter {
 
 } // namespace detail
 
+class FlvReader;
+
 enum class MediaKind { None = RTMP_MEDIA_KIND_NONE, Audio = RTMP_MEDIA_KIND_AUDIO, Video = RTMP_MEDIA_KIND_VIDEO };
 
 /// An owned, reference-counted frame: an FLV tag body, its timestamp and flags.
@@ -131,6 +133,7 @@ public:
     const rtmp_frame *get() const noexcept { return frame_.get(); }
 
 private:
+    friend class FlvReader;
     explicit Frame(rtmp_frame *f) { reset(f); }
     void reset(rtmp_frame *f) {
         frame_.reset(f);
@@ -208,6 +211,7 @@ public:
     const rtmp_metadata *get() const noexcept { return m_.get(); }
 
 private:
+    friend class FlvReader;
     explicit Metadata(rtmp_metadata *m) : m_(m) {}
     std::unique_ptr<rtmp_metadata, detail::Deleter<rtmp_metadata, rtmp_metadata_free>> m_;
 };
@@ -678,6 +682,69 @@ public:
 
 private:
     std::unique_ptr<rtmp_depacketizer, detail::Deleter<rtmp_depacketizer, rtmp_depacketizer_free>> d_;
+};
+
+/// Records frames and metadata into an FLV file (see rtmp_flv_writer_new). One thread writes.
+class FlvWriter {
+public:
+    explicit FlvWriter(const std::string &path) {
+        rtmp_flv_writer *w = nullptr;
+        detail::check(rtmp_flv_writer_new(path.c_str(), &w), "rtmp_flv_writer_new");
+        w_.reset(w);
+    }
+    /// A frame an event or a notice lends, or a Frame's get().
+    void write(const rtmp_frame *frame) { detail::check(rtmp_flv_writer_write(w_.get(), frame), "rtmp_flv_writer_write"); }
+    void write(const Frame &frame) { write(frame.get()); }
+    /// An onMetaData tag (write it before the first frame).
+    void write_metadata(const rtmp_metadata *metadata, uint32_t timestamp = 0) {
+        detail::check(rtmp_flv_writer_write_metadata(w_.get(), timestamp, metadata), "rtmp_flv_writer_write_metadata");
+    }
+    void write_metadata(const Metadata &metadata, uint32_t timestamp = 0) { write_metadata(metadata.get(), timestamp); }
+    /// Flushes and closes the file, throwing what the last writes could not do (the
+    /// destructor closes too, silently).
+    void close() { detail::check(rtmp_flv_writer_close(w_.get()), "rtmp_flv_writer_close"); }
+
+private:
+    std::unique_ptr<rtmp_flv_writer, detail::Deleter<rtmp_flv_writer, rtmp_flv_writer_free>> w_;
+};
+
+/// Reads an FLV file's frames and metadata, one tag at a time (see rtmp_flv_reader_next).
+class FlvReader {
+public:
+    /// One tag: a frame or (an onMetaData tag) metadata.
+    struct Tag {
+        std::optional<Frame> frame;
+        std::optional<Metadata> metadata;
+        uint32_t timestamp;
+    };
+
+    explicit FlvReader(const std::string &path) {
+        rtmp_flv_reader *r = nullptr;
+        detail::check(rtmp_flv_reader_open(path.c_str(), &r), "rtmp_flv_reader_open");
+        r_.reset(r);
+    }
+    /// The next tag, or nullopt at the end of the file. Throws Error (INVALID_ARGUMENT) for
+    /// a tag that cannot be used; the next call goes on after it.
+    std::optional<Tag> next() {
+        rtmp_frame *frame = nullptr;
+        rtmp_metadata *metadata = nullptr;
+        uint32_t timestamp = 0;
+        rtmp_result rc = rtmp_flv_reader_next(r_.get(), &frame, &metadata, &timestamp);
+        if (rc == RTMP_RESULT_END) {
+            return std::nullopt;
+        }
+        detail::check(rc, "rtmp_flv_reader_next");
+        Tag tag{std::nullopt, std::nullopt, timestamp};
+        if (frame) {
+            tag.frame.emplace(Frame(frame));
+        } else {
+            tag.metadata.emplace(Metadata(metadata));
+        }
+        return tag;
+    }
+
+private:
+    std::unique_ptr<rtmp_flv_reader, detail::Deleter<rtmp_flv_reader, rtmp_flv_reader_free>> r_;
 };
 
 /// Sends the library's log records at `level` or above to `callback` (from any thread, at

@@ -10,15 +10,16 @@
 //!
 //! One file per C concept: `server` (embedded server, events), `client` (publishing and
 //! playing) with `client_options`, `frame` (refcounted frames), `metadata`, `media`
-//! (encoder output to FLV bodies), `decoder` (played frames to decoder input),
-//! `publisher` (local publishing into the server), `stats`, `logging`; `callback` holds
-//! what the dispatcher threads share and `lent` what the borrowed event and notice views
-//! point into.
+//! (encoder output to FLV bodies), `decoder` (played frames to decoder input), `flv`
+//! (FLV files), `publisher` (local publishing into the server), `stats`, `logging`;
+//! `callback` holds what the dispatcher threads share and `lent` what the borrowed event
+//! and notice views point into.
 
 mod callback;
 mod client;
 mod client_options;
 mod decoder;
+mod flv;
 mod frame;
 mod lent;
 mod logging;
@@ -35,6 +36,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 pub use client::*;
 pub use client_options::*;
 pub use decoder::*;
+pub use flv::*;
 pub use frame::*;
 pub use logging::*;
 pub use media::*;
@@ -70,6 +72,8 @@ pub enum RtmpResult {
     QueueFull = -10,
     /// Valid input this library does not handle (e.g. a codec without a depacketizer).
     Unsupported = -11,
+    /// Nothing more to read: the end of a file.
+    End = -12,
 }
 
 thread_local! {

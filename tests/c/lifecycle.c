@@ -1,16 +1,18 @@
 /* A full publish/play cycle through the C API, for valgrind: every handle type is made,
  * used and freed, on both the poll and the callback paths.
  *
- *   lifecycle FILE.flv
+ *   lifecycle FILE.flv [RECORDING.flv]
  *
  * A server (polled, live/cycle tapped) with a local publisher; a playing client (callback)
  * on live/cycle; a publishing client that sends the FLV file's tags and metadata to
  * live/cycle, paced by their timestamps (the first 3 s: a relay lets a player that falls a
  * whole GOP behind skip ahead, so an unpaced burst would not reach it whole); tapped frames retained past the poll and republished into
  * live/copy; a packager given the file's AVCDecoderConfigurationRecord; a depacketizer
- * fed every tapped frame; a log callback. Prints "published video=N audio=M", "played
- * video=N audio=M", "decoded video=N audio=M", "stats ..." and exits 0 when the player got
- * every frame and the depacketizer made decoder input of every one; 1 (with a reason)
+ * fed every tapped frame; an FLV writer recording the tapped metadata and frames (to
+ * RECORDING.flv, or a temporary file), read back with an FLV reader; a log callback.
+ * Prints "published video=N audio=M", "played video=N audio=M", "decoded video=N
+ * audio=M", "recorded video=N audio=M metadata=K", "stats ..." and exits 0 when the player
+ * got every frame, and the depacketizer and the recording every one; 1 (with a reason)
  * otherwise.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -122,10 +124,12 @@ static uint8_t *read_file(const char *path, size_t *len) {
 static uint32_t be24(const uint8_t *p) { return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2]; }
 
 int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s FILE.flv\n", argv[0]);
+    if (argc != 2 && argc != 3) {
+        fprintf(stderr, "usage: %s FILE.flv [RECORDING.flv]\n", argv[0]);
         return 2;
     }
+    char recording[512];
+    snprintf(recording, sizeof recording, "%s", argc == 3 ? argv[2] : "lifecycle-recording.flv");
     size_t len;
     uint8_t *flv = read_file(argv[1], &len);
     CHECK(rtmp_set_log_callback(RTMP_LOG_LEVEL_DEBUG, on_log, NULL));
@@ -220,6 +224,8 @@ int main(int argc, char **argv) {
     size_t nkept = 0;
     rtmp_depacketizer *depacketizer = NULL;
     CHECK(rtmp_depacketizer_new(&depacketizer));
+    rtmp_flv_writer *recorder = NULL;
+    CHECK(rtmp_flv_writer_new(recording, &recorder));
     uint64_t decoded[2] = {0, 0};
     size_t publishing = 0;
     uint64_t connection_bytes = 0;
@@ -236,10 +242,14 @@ int main(int argc, char **argv) {
                 double width = 0;
                 CHECK(rtmp_metadata_get_number(ev.metadata, "width", &width));
                 CHECK(rtmp_publisher_set_metadata(copy, ev.metadata));
+                if (strcmp(ev.stream, "cycle") == 0) {
+                    CHECK(rtmp_flv_writer_write_metadata(recorder, 0, ev.metadata));
+                }
                 saw_metadata = width > 0;
             }
             unpublished |= ev.event_type == RTMP_EVENT_TYPE_UNPUBLISH && strcmp(ev.stream, "cycle") == 0;
             if (ev.event_type == RTMP_EVENT_TYPE_FRAME && strcmp(ev.stream, "cycle") == 0) {
+                CHECK(rtmp_flv_writer_write(recorder, ev.frame));
                 const rtmp_decoded_frame *made;
                 size_t count;
                 CHECK(rtmp_depacketizer_push(depacketizer, ev.frame, &made, &count));
@@ -258,6 +268,12 @@ int main(int argc, char **argv) {
         }
         sleep_ms(50);
     }
+    CHECK(rtmp_flv_writer_close(recorder));
+    if (nkept == 0 || rtmp_flv_writer_write(recorder, kept[0]) != RTMP_RESULT_CLOSED) {
+        fprintf(stderr, "a closed FLV writer took a frame\n");
+        return 1;
+    }
+    rtmp_flv_writer_free(recorder);
     for (size_t i = 0; i < nkept; i++) {
         CHECK(rtmp_publisher_write_frame(copy, kept[i]));
         rtmp_frame_free(kept[i]);
@@ -269,6 +285,35 @@ int main(int argc, char **argv) {
     rtmp_client_free(player);
     rtmp_publisher_free(copy);
     rtmp_depacketizer_free(depacketizer);
+
+    /* The recording, read back: media frames, sequence headers excluded, and metadata. */
+    uint64_t recorded[2] = {0, 0}, recorded_metadata = 0;
+    rtmp_flv_reader *reader = NULL;
+    CHECK(rtmp_flv_reader_open(recording, &reader));
+    for (;;) {
+        rtmp_frame *frame = NULL;
+        rtmp_metadata *metadata = NULL;
+        uint32_t timestamp = 0;
+        rtmp_result rc = rtmp_flv_reader_next(reader, &frame, &metadata, &timestamp);
+        if (rc == RTMP_RESULT_END) {
+            break;
+        }
+        CHECK(rc);
+        if (frame) {
+            rtmp_frame_info info;
+            CHECK(rtmp_frame_get_info(frame, &info));
+            if (!info.sequence_header && info.timestamp == timestamp) {
+                recorded[info.media == RTMP_MEDIA_KIND_VIDEO]++;
+            }
+            rtmp_frame_free(frame);
+        } else {
+            double width = 0;
+            CHECK(rtmp_metadata_get_number(metadata, "width", &width));
+            recorded_metadata += width > 0;
+            rtmp_metadata_free(metadata);
+        }
+    }
+    rtmp_flv_reader_free(reader);
     rtmp_server_free(server);
     CHECK(rtmp_set_log_callback(RTMP_LOG_LEVEL_OFF, NULL, NULL));
 
@@ -276,6 +321,8 @@ int main(int argc, char **argv) {
     printf("published video=%" PRIu64 " audio=%" PRIu64 "\n", published[1], published[0]);
     printf("played video=%" PRIu64 " audio=%" PRIu64 "\n", video, audio);
     printf("decoded video=%" PRIu64 " audio=%" PRIu64 "\n", decoded[1], decoded[0]);
+    printf("recorded video=%" PRIu64 " audio=%" PRIu64 " metadata=%" PRIu64 "\n", recorded[1], recorded[0],
+           recorded_metadata);
     printf("stats sent=%" PRIu64 " dropped=%" PRIu64 " publishing=%zu kept=%zu connection_bytes=%" PRIu64
            " metadata=%d log_records=%" PRIu64 "\n",
            stats.frames_sent, stats.frames_dropped, publishing, nkept, connection_bytes, saw_metadata,
@@ -286,6 +333,10 @@ int main(int argc, char **argv) {
     }
     if (decoded[1] != published[1] || decoded[0] != published[0]) {
         fprintf(stderr, "the depacketizer missed frames\n");
+        return 1;
+    }
+    if (recorded[1] != published[1] || recorded[0] != published[0] || recorded_metadata != 1) {
+        fprintf(stderr, "the recording missed frames\n");
         return 1;
     }
     return 0;

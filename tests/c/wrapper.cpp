@@ -1,9 +1,11 @@
 // The C++ wrapper end to end, for the tests (and valgrind): a Server with a callback that
 // relays the published stream into a LocalPublisher; a publishing Client writing Frames
 // (copied and shared) from an FLV file paced by timestamps (the first 2 s); a playing
-// Client polled for Notices; Metadata, Packager, Depacketizer, set_log_callback and Error.
+// Client polled for Notices; Metadata, Packager, Depacketizer, FlvWriter and FlvReader,
+// set_log_callback and Error.
 //
-//   wrapper FILE.flv     prints "published video=N audio=M" and "played video=N audio=M"
+//   wrapper FILE.flv RECORDING.flv   prints "published video=N audio=M" and "played video=N audio=M"
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -30,8 +32,8 @@ uint32_t be24(const uint8_t *p) { return uint32_t(p[0]) << 16 | uint32_t(p[1]) <
 } // namespace
 
 int main(int argc, char **argv) {
-    if (argc != 2) {
-        return failed("usage: wrapper FILE.flv");
+    if (argc != 3) {
+        return failed("usage: wrapper FILE.flv RECORDING.flv");
     }
     std::ifstream in(argv[1], std::ios::binary);
     std::vector<uint8_t> flv((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -75,6 +77,21 @@ int main(int argc, char **argv) {
     if (std::string_view(picture.codec) != "h264" || !picture.keyframe || picture.pts != 80 || picture.dts != 40 ||
         picture.track_id != 0 || std::vector<uint8_t>(picture.data, picture.data + picture.len) != access_unit) {
         return failed("depacketizer output");
+    }
+    // FlvWriter and FlvReader: metadata and the keyframe round-trip through a file.
+    {
+        rtmp::FlvWriter recording(argv[2]);
+        recording.write_metadata(rtmp::Metadata().set("width", 320.0).set("encoder", std::string("wrapper")));
+        recording.write(kept);
+        recording.close();
+        rtmp::FlvReader reader(argv[2]);
+        auto first = reader.next();
+        auto second = reader.next();
+        if (!first || !first->metadata || first->metadata->view().number("width") != 320.0 || !second ||
+            !second->frame || second->timestamp != 40 || second->frame->size() != kept.size() ||
+            !std::equal(kept.data(), kept.data() + kept.size(), second->frame->data()) || reader.next()) {
+            return failed("FLV round trip");
+        }
     }
     try {
         uint8_t vp6[] = {0x14, 0, 1, 2};
