@@ -3,8 +3,8 @@
  * Conventions, for every function below:
  * - Functions return an rtmp_result: RTMP_RESULT_OK (0) or a negative code. Out-parameters
  *   are written only on success. rtmp_last_error() copies the calling thread's message.
- * - Handles come from a _new / _start / _publish / _play function and go to the matching
- *   _free, which ignores NULL. A NULL handle or required pointer gives
+ * - Handles come from a _new / _start / _publish / _play / _open function and go to the
+ *   matching _free, which ignores NULL. A NULL handle or required pointer gives
  *   RTMP_RESULT_NULL_PARAMETER.
  * - Strings are UTF-8 and NUL-terminated. Anything an event, a notice or a packet points
  *   to is borrowed: valid until the callback returns, or until the next poll / push.
@@ -199,13 +199,13 @@ typedef struct rtmp_flv_writer rtmp_flv_writer;
 
 // One frame: an FLV audio or video tag body, its timestamp and flags. Opaque; read it
 // with `rtmp_frame_get_info`. A `const rtmp_frame *` in an event or a packet is borrowed
-// like the rest of it; `rtmp_frame_retain` makes an owned one, released with
-// `rtmp_frame_free`. Owned frames are immutable and may be used from any thread.
+// like the rest of it; `rtmp_frame_retain`, `rtmp_frame_new` and `rtmp_flv_reader_next`
+// make owned ones, released with `rtmp_frame_free`. Owned frames are immutable and may be used from any thread.
 typedef struct rtmp_frame rtmp_frame;
 
 // Stream metadata: ordered key/value pairs (numbers, strings, booleans, and whatever
-// else a peer sent). Owned ones come from `rtmp_metadata_new` /
-// `rtmp_metadata_from_flv_body` and go to `rtmp_metadata_free`; those in events and
+// else a peer sent). Owned ones come from `rtmp_metadata_new`,
+// `rtmp_metadata_from_flv_body` and `rtmp_flv_reader_next` and go to `rtmp_metadata_free`; those in events and
 // notices are borrowed like the rest of them. Not thread-safe to change while another
 // thread reads it.
 typedef struct rtmp_metadata rtmp_metadata;
@@ -663,15 +663,16 @@ void rtmp_depacketizer_free(rtmp_depacketizer *depacketizer);
 // `path` a NUL-terminated string; `out` writable.
 rtmp_result rtmp_flv_writer_new(const char *path, rtmp_flv_writer **out);
 
-// Appends `frame` as an audio or video tag with its timestamp. IO on a write error,
-// CLOSED after `rtmp_flv_writer_close`.
+// Appends `frame` as an audio or video tag with its timestamp. IO on a write error (and
+// on every write after one: the file may end in half a tag), CLOSED after
+// `rtmp_flv_writer_close`.
 //
 // # Safety
 // `writer` live and not used by another thread; `frame` a live frame.
 rtmp_result rtmp_flv_writer_write(rtmp_flv_writer *writer, const rtmp_frame *frame);
 
 // Appends `metadata` as an `onMetaData` script tag at `timestamp` (players read the one
-// before the first frame; write it first). IO on a write error, CLOSED after close.
+// before the first frame; write it first). Errors as `rtmp_flv_writer_write`.
 //
 // # Safety
 // `writer` live and not used by another thread; `metadata` live (owned or borrowed).
@@ -679,8 +680,9 @@ rtmp_result rtmp_flv_writer_write_metadata(rtmp_flv_writer *writer,
                                            uint32_t timestamp,
                                            const rtmp_metadata *metadata);
 
-// Flushes and closes the file, reporting what the last writes could not do (IO). Later
-// writes fail with CLOSED; closing again does nothing. The writer still goes to
+// Flushes what is buffered and closes the file, reporting a write that failed (IO; it
+// does not fsync, so errors only the disk's sync would show are not seen). Later writes
+// fail with CLOSED; closing again does nothing. The writer still goes to
 // `rtmp_flv_writer_free`.
 //
 // # Safety
@@ -696,7 +698,8 @@ void rtmp_flv_writer_free(rtmp_flv_writer *writer);
 
 // Opens the FLV file at `path` and reads its header. On success `*out` gets a reader; on
 // error (IO for a file that cannot be read, INVALID_ARGUMENT for one that is not FLV)
-// `*out` is untouched. Thread-safe.
+// `*out` is untouched. Meant for files: on a pipe or device that never ends, reads wait
+// for data. Thread-safe.
 //
 // # Safety
 // `path` a NUL-terminated string; `out` writable.
@@ -705,11 +708,13 @@ rtmp_result rtmp_flv_reader_open(const char *path, rtmp_flv_reader **out);
 // Reads the next tag: an audio or video tag sets `*frame` to an owned frame (release it
 // with `rtmp_frame_free`) and `*metadata` to NULL; an `onMetaData` script tag sets
 // `*metadata` to owned metadata (`rtmp_metadata_free`) and `*frame` to NULL. `*timestamp`
-// (when not NULL) gets the tag's timestamp in milliseconds. Other script tags are
-// skipped. END after the last tag. INVALID_ARGUMENT (with the reason) for a tag that
-// cannot be used, such as an unknown type or an encrypted tag: it is skipped, and the
-// next call goes on after it; a file cut short ends with one such error, then END. On
-// error `*frame` and `*metadata` are untouched.
+// (when not NULL) gets the tag's timestamp in milliseconds. Metadata is an `onMetaData`
+// or `@setDataFrame onMetaData` script tag; other script tags, script tags whose AMF
+// does not decode and empty audio or video tags are skipped. END after the last tag.
+// INVALID_ARGUMENT (with the reason) for a tag that cannot be used, such as an unknown
+// type or an encrypted tag: it is skipped, and the next call goes on after it; a file
+// cut short ends with one such error, then END. IO when reading the file failed (then
+// END: what was read is all there is). On error `*frame` and `*metadata` are untouched.
 //
 // # Safety
 // `reader` live and not used by another thread; `frame` and `metadata` writable;

@@ -2,8 +2,9 @@
 //
 //   #include "rtmp_core.hpp"     // c++ -std=c++17 ... $(pkg-config --cflags --libs rtmp_core)
 //
-// - Handles (Server, Client, LocalPublisher, Packager, ServerConfig, ClientOptions,
-//   Metadata) are move-only and release what they own in their destructor. Frame is a
+// - Handles (Server, Client, LocalPublisher, Packager, Depacketizer, FlvWriter, FlvReader,
+//   ServerConfig, ClientOptions, Metadata) are move-only and release what they own in
+//   their destructor. Frame is a
 //   reference-counted frame: copies share the bytes.
 // - Errors are exceptions: rtmp::Error carries the rtmp_result code() and the library's
 //   message. Destructors never throw.

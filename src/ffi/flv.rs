@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter};
 
 use super::{boundary, fail_with, handle, out_param, str_arg, RtmpFrame, RtmpMetadata, RtmpResult};
-use crate::media::flv::{FlvHeader, FlvReader, FlvWriter, TagKind};
+use crate::media::flv::{FlvError, FlvHeader, FlvReader, FlvWriter, TagKind};
 use crate::protocol::amf::AmfLimits;
 use crate::protocol::command::DataMessage;
 use crate::session::MediaKind;
@@ -17,6 +17,8 @@ use crate::session::MediaKind;
 pub struct RtmpFlvWriter {
     /// `None` once closed.
     inner: Option<FlvWriter<BufWriter<File>>>,
+    /// The first write error: a tag may be half written, so nothing more is appended.
+    failed: Option<String>,
 }
 
 /// Reads an FLV file one tag at a time. Made by `rtmp_flv_reader_open`, released by
@@ -25,8 +27,17 @@ pub struct RtmpFlvReader {
     inner: FlvReader<BufReader<File>>,
 }
 
-fn flv_error(what: &str, e: impl std::fmt::Display) -> RtmpResult {
+fn io_error(what: &str, e: impl std::fmt::Display) -> RtmpResult {
     fail_with(RtmpResult::Io, &format!("{what}: {e}"))
+}
+
+/// IO for what the file system did, INVALID_ARGUMENT for what the data is.
+fn flv_error(what: &str, e: FlvError) -> RtmpResult {
+    let code = match e {
+        FlvError::Io(_) => RtmpResult::Io,
+        _ => RtmpResult::InvalidArgument,
+    };
+    fail_with(code, &format!("{what}: {e}"))
 }
 
 /// Creates (or truncates) the file at `path` and writes an FLV header announcing audio and
@@ -49,7 +60,7 @@ pub unsafe extern "C" fn rtmp_flv_writer_new(
         };
         let file = match File::create(path) {
             Ok(f) => f,
-            Err(e) => return flv_error(path, e),
+            Err(e) => return io_error(path, e),
         };
         let writer = match FlvWriter::new(BufWriter::new(file), &FlvHeader::default()) {
             Ok(w) => w,
@@ -57,6 +68,7 @@ pub unsafe extern "C" fn rtmp_flv_writer_new(
         };
         let writer = Box::new(RtmpFlvWriter {
             inner: Some(writer),
+            failed: None,
         });
         // SAFETY: out is writable per the contract.
         unsafe { *out = Box::into_raw(writer) };
@@ -64,26 +76,44 @@ pub unsafe extern "C" fn rtmp_flv_writer_new(
     })
 }
 
-/// The open writer behind `writer`, or the code to return.
+/// Writes one tag through `writer`: NULL_PARAMETER, CLOSED after close, IO again after
+/// an earlier write failed, INVALID_ARGUMENT for a body over 16 MiB (nothing written).
 ///
 /// # Safety
 /// `writer` NULL or live and used by this thread only.
-unsafe fn open_writer<'a>(
+unsafe fn write_tag(
     writer: *mut RtmpFlvWriter,
-) -> Result<&'a mut FlvWriter<BufWriter<File>>, RtmpResult> {
+    kind: TagKind,
+    timestamp: u32,
+    body: &[u8],
+) -> RtmpResult {
     if writer.is_null() {
-        return Err(fail_with(RtmpResult::NullParameter, "writer is NULL"));
+        return fail_with(RtmpResult::NullParameter, "writer is NULL");
     }
     // SAFETY: live, used by this thread only, per the caller's contract.
     let writer = unsafe { &mut *writer };
-    writer
-        .inner
-        .as_mut()
-        .ok_or_else(|| fail_with(RtmpResult::Closed, "the FLV writer is closed"))
+    let Some(inner) = writer.inner.as_mut() else {
+        return fail_with(RtmpResult::Closed, "the FLV writer is closed");
+    };
+    if let Some(first) = &writer.failed {
+        return fail_with(
+            RtmpResult::Io,
+            &format!("an earlier FLV write failed: {first}"),
+        );
+    }
+    match inner.write(kind, timestamp, body) {
+        Ok(()) => RtmpResult::Ok,
+        Err(e @ FlvError::BodyTooLarge(_)) => flv_error("FLV write", e),
+        Err(e) => {
+            writer.failed = Some(e.to_string());
+            flv_error("FLV write", e)
+        }
+    }
 }
 
-/// Appends `frame` as an audio or video tag with its timestamp. IO on a write error,
-/// CLOSED after `rtmp_flv_writer_close`.
+/// Appends `frame` as an audio or video tag with its timestamp. IO on a write error (and
+/// on every write after one: the file may end in half a tag), CLOSED after
+/// `rtmp_flv_writer_close`.
 ///
 /// # Safety
 /// `writer` live and not used by another thread; `frame` a live frame.
@@ -94,24 +124,17 @@ pub unsafe extern "C" fn rtmp_flv_writer_write(
 ) -> RtmpResult {
     boundary(|| {
         let frame = &handle!(frame).frame;
-        // SAFETY: forwarded from the caller's contract.
-        let writer = match unsafe { open_writer(writer) } {
-            Ok(w) => w,
-            Err(code) => return code,
-        };
         let kind = match frame.kind {
             MediaKind::Audio => TagKind::Audio,
             MediaKind::Video => TagKind::Video,
         };
-        match writer.write(kind, frame.timestamp, &frame.payload) {
-            Ok(()) => RtmpResult::Ok,
-            Err(e) => flv_error("FLV write", e),
-        }
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { write_tag(writer, kind, frame.timestamp, &frame.payload) }
     })
 }
 
 /// Appends `metadata` as an `onMetaData` script tag at `timestamp` (players read the one
-/// before the first frame; write it first). IO on a write error, CLOSED after close.
+/// before the first frame; write it first). Errors as `rtmp_flv_writer_write`.
 ///
 /// # Safety
 /// `writer` live and not used by another thread; `metadata` live (owned or borrowed).
@@ -123,21 +146,15 @@ pub unsafe extern "C" fn rtmp_flv_writer_write_metadata(
 ) -> RtmpResult {
     boundary(|| {
         let metadata = handle!(metadata);
-        // SAFETY: forwarded from the caller's contract.
-        let writer = match unsafe { open_writer(writer) } {
-            Ok(w) => w,
-            Err(code) => return code,
-        };
         let body = DataMessage::on_metadata(metadata.to_amf()).encode();
-        match writer.write(TagKind::Script, timestamp, &body) {
-            Ok(()) => RtmpResult::Ok,
-            Err(e) => flv_error("FLV write", e),
-        }
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { write_tag(writer, TagKind::Script, timestamp, &body) }
     })
 }
 
-/// Flushes and closes the file, reporting what the last writes could not do (IO). Later
-/// writes fail with CLOSED; closing again does nothing. The writer still goes to
+/// Flushes what is buffered and closes the file, reporting a write that failed (IO; it
+/// does not fsync, so errors only the disk's sync would show are not seen). Later writes
+/// fail with CLOSED; closing again does nothing. The writer still goes to
 /// `rtmp_flv_writer_free`.
 ///
 /// # Safety
@@ -150,9 +167,15 @@ pub unsafe extern "C" fn rtmp_flv_writer_close(writer: *mut RtmpFlvWriter) -> Rt
         }
         // SAFETY: live, used by this thread only, per the contract.
         let writer = unsafe { &mut *writer };
-        match writer.inner.take().map(|mut w| w.flush()) {
-            Some(Err(e)) => flv_error("FLV flush", e),
-            _ => RtmpResult::Ok,
+        let Some(mut inner) = writer.inner.take() else {
+            return RtmpResult::Ok;
+        };
+        if let Some(first) = writer.failed.take() {
+            return fail_with(RtmpResult::Io, &format!("an FLV write failed: {first}"));
+        }
+        match inner.flush() {
+            Ok(()) => RtmpResult::Ok,
+            Err(e) => flv_error("FLV flush", e),
         }
     })
 }
@@ -178,7 +201,8 @@ pub unsafe extern "C" fn rtmp_flv_writer_free(writer: *mut RtmpFlvWriter) {
 
 /// Opens the FLV file at `path` and reads its header. On success `*out` gets a reader; on
 /// error (IO for a file that cannot be read, INVALID_ARGUMENT for one that is not FLV)
-/// `*out` is untouched. Thread-safe.
+/// `*out` is untouched. Meant for files: on a pipe or device that never ends, reads wait
+/// for data. Thread-safe.
 ///
 /// # Safety
 /// `path` a NUL-terminated string; `out` writable.
@@ -196,13 +220,11 @@ pub unsafe extern "C" fn rtmp_flv_reader_open(
         };
         let file = match File::open(path) {
             Ok(f) => f,
-            Err(e) => return flv_error(path, e),
+            Err(e) => return io_error(path, e),
         };
         let reader = match FlvReader::from_read(BufReader::new(file)) {
             Ok(r) => r,
-            Err(e) => {
-                return fail_with(RtmpResult::InvalidArgument, &format!("{path}: {e}"));
-            }
+            Err(e) => return flv_error(path, e),
         };
         // SAFETY: out is writable per the contract.
         unsafe { *out = Box::into_raw(Box::new(RtmpFlvReader { inner: reader })) };
@@ -213,11 +235,13 @@ pub unsafe extern "C" fn rtmp_flv_reader_open(
 /// Reads the next tag: an audio or video tag sets `*frame` to an owned frame (release it
 /// with `rtmp_frame_free`) and `*metadata` to NULL; an `onMetaData` script tag sets
 /// `*metadata` to owned metadata (`rtmp_metadata_free`) and `*frame` to NULL. `*timestamp`
-/// (when not NULL) gets the tag's timestamp in milliseconds. Other script tags are
-/// skipped. END after the last tag. INVALID_ARGUMENT (with the reason) for a tag that
-/// cannot be used, such as an unknown type or an encrypted tag: it is skipped, and the
-/// next call goes on after it; a file cut short ends with one such error, then END. On
-/// error `*frame` and `*metadata` are untouched.
+/// (when not NULL) gets the tag's timestamp in milliseconds. Metadata is an `onMetaData`
+/// or `@setDataFrame onMetaData` script tag; other script tags, script tags whose AMF
+/// does not decode and empty audio or video tags are skipped. END after the last tag.
+/// INVALID_ARGUMENT (with the reason) for a tag that cannot be used, such as an unknown
+/// type or an encrypted tag: it is skipped, and the next call goes on after it; a file
+/// cut short ends with one such error, then END. IO when reading the file failed (then
+/// END: what was read is all there is). On error `*frame` and `*metadata` are untouched.
 ///
 /// # Safety
 /// `reader` live and not used by another thread; `frame` and `metadata` writable;
@@ -240,10 +264,12 @@ pub unsafe extern "C" fn rtmp_flv_reader_next(
         loop {
             let tag = match reader.inner.next() {
                 None => return fail_with(RtmpResult::End, "end of the FLV file"),
-                Some(Err(e)) => return fail_with(RtmpResult::InvalidArgument, &e.to_string()),
+                Some(Err(e)) => return flv_error("FLV read", e),
                 Some(Ok(tag)) => tag,
             };
             let (made_frame, made_metadata) = match tag.kind {
+                // An empty tag is no frame: it could not be published or decoded.
+                TagKind::Audio | TagKind::Video if tag.body.is_empty() => continue,
                 TagKind::Audio | TagKind::Video => {
                     let kind = match tag.kind {
                         TagKind::Audio => MediaKind::Audio,
@@ -438,6 +464,39 @@ mod tests {
             );
             rtmp_flv_writer_free(std::ptr::null_mut());
             rtmp_flv_reader_free(std::ptr::null_mut());
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn after_a_failed_write_nothing_more_is_appended_and_close_says_so() {
+        let full = CString::new("/dev/full").unwrap();
+        let mut writer = std::ptr::null_mut();
+        // SAFETY: a C string; out writable.
+        assert_eq!(
+            unsafe { rtmp_flv_writer_new(full.as_ptr(), &mut writer) },
+            RtmpResult::Ok
+        );
+        // Larger than the write buffer, so it reaches the device and fails there.
+        let body = vec![0x2F; 64 * 1024];
+        let mut frame = std::ptr::null_mut();
+        // SAFETY: body readable; out writable; the handles are live until freed below.
+        unsafe {
+            let kind = RtmpMediaKind::Audio as i32;
+            assert_eq!(
+                rtmp_frame_new(kind, 0, body.as_ptr(), body.len(), &mut frame),
+                RtmpResult::Ok
+            );
+            assert_eq!(rtmp_flv_writer_write(writer, frame), RtmpResult::Io);
+            let small = [0x2F, 1];
+            let mut tiny = std::ptr::null_mut();
+            rtmp_frame_new(kind, 1, small.as_ptr(), small.len(), &mut tiny);
+            assert_eq!(rtmp_flv_writer_write(writer, tiny), RtmpResult::Io);
+            assert_eq!(rtmp_flv_writer_close(writer), RtmpResult::Io);
+            assert_eq!(rtmp_flv_writer_write(writer, tiny), RtmpResult::Closed);
+            rtmp_flv_writer_free(writer);
+            rtmp_frame_free(frame);
+            rtmp_frame_free(tiny);
         }
     }
 }

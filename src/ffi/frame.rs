@@ -8,8 +8,8 @@ use crate::session::MediaKind;
 
 /// One frame: an FLV audio or video tag body, its timestamp and flags. Opaque; read it
 /// with `rtmp_frame_get_info`. A `const rtmp_frame *` in an event or a packet is borrowed
-/// like the rest of it; `rtmp_frame_retain` makes an owned one, released with
-/// `rtmp_frame_free`. Owned frames are immutable and may be used from any thread.
+/// like the rest of it; `rtmp_frame_retain`, `rtmp_frame_new` and `rtmp_flv_reader_next`
+/// make owned ones, released with `rtmp_frame_free`. Owned frames are immutable and may be used from any thread.
 pub struct RtmpFrame {
     pub(crate) frame: Frame,
 }

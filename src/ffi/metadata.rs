@@ -10,8 +10,8 @@ use crate::protocol::amf0::Amf0Value;
 use crate::protocol::command::DataMessage;
 
 /// Stream metadata: ordered key/value pairs (numbers, strings, booleans, and whatever
-/// else a peer sent). Owned ones come from `rtmp_metadata_new` /
-/// `rtmp_metadata_from_flv_body` and go to `rtmp_metadata_free`; those in events and
+/// else a peer sent). Owned ones come from `rtmp_metadata_new`,
+/// `rtmp_metadata_from_flv_body` and `rtmp_flv_reader_next` and go to `rtmp_metadata_free`; those in events and
 /// notices are borrowed like the rest of them. Not thread-safe to change while another
 /// thread reads it.
 pub struct RtmpMetadata {
