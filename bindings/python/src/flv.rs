@@ -9,8 +9,10 @@ use parking_lot::Mutex;
 use pyo3::prelude::*;
 
 use rtmp_core::media::flv::{FlvHeader, FlvReader, FlvWriter as CoreWriter, TagKind};
+use rtmp_core::protocol::command::DataMessage;
 use rtmp_core::{Error, MediaKind};
 
+use crate::amf;
 use crate::errors::{self, IntoPyResult};
 use crate::frame::Frame;
 
@@ -41,6 +43,7 @@ pub fn read_flv(py: Python<'_>, path: PathBuf) -> PyResult<Vec<Frame>> {
 ///
 /// ```python
 /// with rtmp_core.FlvWriter("out.flv") as out:
+///     out.write_metadata({"width": 1280.0, "height": 720.0})
 ///     for frame in client.frames():
 ///         out.write(frame)
 /// ```
@@ -74,6 +77,25 @@ impl FlvWriter {
         };
         writer
             .write(kind, frame.inner.timestamp, &frame.inner.payload)
+            .map_err(|e| errors::to_py(py, Error::Flv(e)))
+    }
+
+    /// Appends stream metadata (a dict, as `Client.set_metadata` takes) as an `onMetaData`
+    /// tag at `timestamp` milliseconds; players read the one before the first frame.
+    #[pyo3(signature = (metadata, timestamp = 0))]
+    fn write_metadata(
+        &self,
+        py: Python<'_>,
+        metadata: &Bound<'_, PyAny>,
+        timestamp: u32,
+    ) -> PyResult<()> {
+        let body = DataMessage::on_metadata(amf::from_python(metadata)?).encode();
+        let mut inner = self.inner.lock();
+        let writer = inner
+            .as_mut()
+            .ok_or_else(|| errors::error(py, "ClosedError", "the FLV writer is closed".into()))?;
+        writer
+            .write(TagKind::Script, timestamp, &body)
             .map_err(|e| errors::to_py(py, Error::Flv(e)))
     }
 

@@ -72,10 +72,14 @@ def test_client_publishes_encoder_output_and_client_plays_it(elementary, tmp_pat
 
     out = tmp_path / "played.flv"
     with rtmp_core.FlvWriter(out) as writer:
+        writer.write_metadata({"encoder": "rtmp_core test", "width": 320.0})
         for frame in received:
             writer.write(frame)
     assert packet_counts(out) == {"video": len(units), "audio": len(adts)}
     assert decode_errors(out) == ""
+    tags = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format_tags=encoder", "-of", "csv=p=0",
+                           str(out)], capture_output=True, text=True, check=True).stdout.strip()
+    assert tags == "rtmp_core test"
     # Decoder-ready output: Annex-B and ADTS files that ffmpeg decodes cleanly.
     depacketizer = rtmp_core.Depacketizer()
     decoded = [d for frame in received for d in depacketizer.push(frame)]
