@@ -7,7 +7,7 @@ import signal
 import subprocess
 import time
 
-from conftest import free_port, run_example
+from conftest import decode_errors, free_port, packet_counts, run_example
 
 
 def wait_for_line(proc, pattern, timeout=15.0):
@@ -72,3 +72,37 @@ def test_publish_and_play_examples(elementary):
     finally:
         server.send_signal(signal.SIGINT)
         server.communicate(timeout=15)
+
+
+def decoded_hashes(ffmpeg, path, stream):
+    """ffmpeg's per-frame hashes of a stream's decoded pictures or sound, timestamps left out."""
+    out = subprocess.run([ffmpeg, "-v", "error", "-i", str(path), "-map", stream, "-f", "framemd5", "-"],
+                         capture_output=True, text=True, check=True).stdout
+    return [line.rsplit(",", 1)[1].strip() for line in out.splitlines() if not line.startswith("#")]
+
+
+def test_ingest_example_records_and_depacketizes_what_ffmpeg_publishes(ffmpeg, source_flv, tmp_path):
+    source, expected = source_flv
+    port = free_port()
+    ingest = run_example("ingest.py", "--listen", f"127.0.0.1:{port}", "--out", str(tmp_path))
+    try:
+        wait_for_line(ingest, r"^listening on ")
+        url = f"rtmp://127.0.0.1:{port}/live/cam/1"
+        subprocess.run([ffmpeg, "-v", "error", "-i", str(source), "-c", "copy", "-f", "flv", url],
+                       check=True, timeout=60)
+        lines = wait_for_line(ingest, r"^unpublish ")
+        # ffmpeg sends app "live/cam", stream "1"; its end-of-sequence tag is no picture.
+        assert lines[-1] == f"unpublish live/cam/1 video={expected['video']} audio={expected['audio']} skipped=0"
+        ingest.send_signal(signal.SIGINT)
+        _, err = ingest.communicate(timeout=15)
+        assert ingest.returncode == 0 and "Traceback" not in err, err
+    finally:
+        if ingest.poll() is None:
+            ingest.kill()
+            ingest.wait()
+    recording = tmp_path / "live_cam-1.flv"
+    assert packet_counts(recording) == expected and decode_errors(recording) == ""
+    pictures = decoded_hashes(ffmpeg, source, "0:v")
+    assert len(pictures) == expected["video"]
+    assert decoded_hashes(ffmpeg, tmp_path / "live_cam-1.h264", "0:v") == pictures
+    assert decoded_hashes(ffmpeg, tmp_path / "live_cam-1.aac", "0:a") == decoded_hashes(ffmpeg, source, "0:a")
