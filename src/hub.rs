@@ -17,6 +17,7 @@ use parking_lot::Mutex;
 
 use crate::media::flv;
 use crate::protocol::amf0::Amf0Value;
+use crate::protocol::command::DataMessage;
 use crate::session::MediaKind;
 
 /// One audio or video message: an FLV tag body with its timestamp and what the relay
@@ -132,6 +133,8 @@ pub struct StreamLog {
     /// Increments on every publish, so players notice a republish.
     pub generation: u64,
     pub metadata: Option<Amf0Value>,
+    /// `metadata` as the `onMetaData` body players get, encoded once for all of them.
+    metadata_body: Option<Bytes>,
     /// Increments whenever the metadata changes, so players resend it.
     metadata_version: u64,
     /// The latest sequence header of each track, for players that join.
@@ -152,8 +155,14 @@ impl StreamLog {
 
     /// Replaces the stream's metadata.
     pub fn set_metadata(&mut self, metadata: Amf0Value) {
+        self.metadata_body = Some(DataMessage::on_metadata(metadata.clone()).encode());
         self.metadata = Some(metadata);
         self.metadata_version += 1;
+    }
+
+    /// The metadata as an encoded `onMetaData` message body, shared by every player.
+    pub fn metadata_body(&self) -> Option<Bytes> {
+        self.metadata_body.clone()
     }
 
     /// Changes whenever [`set_metadata`](Self::set_metadata) is called.
@@ -244,6 +253,7 @@ impl StreamLog {
         self.cached_bytes = 0;
         self.base = head;
         self.metadata = None;
+        self.metadata_body = None;
         self.headers.clear();
     }
 }

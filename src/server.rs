@@ -201,8 +201,8 @@ impl ServerBuilder {
         self
     }
 
-    /// Frames of tapped streams waiting for the application before new ones are dropped
-    /// (default 4096).
+    /// Events waiting for the application before new frame and metadata events are
+    /// dropped (default 4096); other events are never dropped.
     pub fn tap_backlog(mut self, frames: usize) -> Self {
         self.config.tap_backlog = frames;
         self

@@ -514,3 +514,139 @@ fn write_coalescing_holds_media_for_its_window_but_not_bursts() {
     );
     assert_eq!(seen[0], "media 1234");
 }
+
+/// A server whose per-connection output bound is small: 64 KiB player queues, GOP cache
+/// and messages, so the output limit is about 1.2 MiB.
+fn small_server() -> Server {
+    Server::builder()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .workers(1)
+        .player_queue_bytes(64 * 1024)
+        .gop_cache_bytes(64 * 1024)
+        .max_message_size(64 * 1024)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_peer_that_asks_without_reading_is_closed_and_others_are_unharmed() {
+    let server = small_server();
+    let addr = server.local_addrs()[0];
+    let (_, flooder) = connect_client(addr);
+    // Ping requests (user control event 6) on chunk stream 2, never reading the answers.
+    let ping = [2u8, 0, 0, 0, 0, 0, 6, 4, 0, 0, 0, 0, 0, 6, 0, 0, 0, 1];
+    let burst: Vec<u8> = ping
+        .iter()
+        .copied()
+        .cycle()
+        .take(ping.len() * 20_000)
+        .collect();
+    let mut writer = flooder.try_clone().unwrap();
+    let flood = std::thread::spawn(move || {
+        // Up to 6 M pings; the server closes the connection long before.
+        for _ in 0..300 {
+            if writer.write_all(&burst).is_err() {
+                return true;
+            }
+        }
+        false
+    });
+    // The kernel takes megabytes of answers first (the socket buffers grow); then the
+    // queue does, up to the limit.
+    let started = Instant::now();
+    let reason = loop {
+        assert!(started.elapsed() < Duration::from_secs(60), "no disconnect");
+        if let Some(Event::Disconnect { reason, .. }) = server.next_event(Duration::from_millis(50))
+        {
+            break reason;
+        }
+    };
+    assert!(
+        matches!(&reason, DisconnectReason::ProtocolError(e) if e.contains("does not read")),
+        "{reason:?}"
+    );
+    assert!(
+        flood.join().unwrap(),
+        "the server kept reading a peer that never reads"
+    );
+
+    // A well-behaved client still gets its answers.
+    let (mut client, mut socket) = connect_client(addr);
+    client.play("after", -2.0, -1.0, true).unwrap();
+    drive(&mut client, &mut socket, Duration::from_secs(5), |_, e| {
+        matches!(e, ClientEvent::PlayStarted { .. })
+    });
+}
+
+#[test]
+fn metadata_floods_do_not_grow_a_stalled_players_queue() {
+    use rtmp_core::protocol::amf0::Amf0Value;
+    let server = small_server();
+    let addr = server.local_addrs()[0];
+    let publisher = server.publisher("live", "meta").unwrap();
+    let (mut player, mut socket) = connect_client(addr);
+    socket2::SockRef::from(&socket)
+        .set_recv_buffer_size(4096)
+        .unwrap();
+    player.play("meta", -2.0, -1.0, true).unwrap();
+    drive(&mut player, &mut socket, Duration::from_secs(5), |_, e| {
+        matches!(e, ClientEvent::PlayStarted { .. })
+    });
+    // The player stops reading; the publisher sends 200 metadata updates of 32 KiB.
+    for i in 0..200 {
+        let big = "x".repeat(32 * 1024);
+        publisher.set_metadata(Amf0Value::EcmaArray(vec![
+            ("n".into(), Amf0Value::Number(i as f64)),
+            ("pad".into(), Amf0Value::String(big)),
+        ]));
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let stats = server.connection_stats();
+    assert_eq!(
+        stats.len(),
+        1,
+        "the stalled player is still connected: {stats:?}"
+    );
+    // Its queue holds at most what its bound lets in plus one message: not 6.4 MB.
+    let queued = stats[0].1.queued_bytes;
+    assert!(queued <= 64 * 1024 + 2 * 33 * 1024, "{queued} bytes queued");
+}
+
+#[test]
+fn an_unpause_without_a_pause_does_not_replay_the_gop() {
+    let server = small_server();
+    let addr = server.local_addrs()[0];
+    let publisher = server.publisher("live", "resume").unwrap();
+    publisher.send(avc_header());
+    let (mut client, mut socket) = connect_client(addr);
+    client.play("resume", -2.0, -1.0, true).unwrap();
+    let mut stream_id = 0;
+    drive(&mut client, &mut socket, Duration::from_secs(5), |_, e| {
+        if let ClientEvent::PlayStarted { stream_id: id } = e {
+            stream_id = *id;
+        }
+        stream_id != 0
+    });
+    let mut timestamps = Vec::new();
+    let mut take = |client: &mut _, socket: &mut _, until: u32| {
+        drive(client, socket, Duration::from_secs(5), |_, e| {
+            if let ClientEvent::Media { timestamp, .. } = e {
+                timestamps.push(*timestamp);
+            }
+            timestamps.last() == Some(&until)
+        });
+    };
+    for i in 0..10u32 {
+        publisher.send(video(i * 40, i == 0, 300));
+    }
+    take(&mut client, &mut socket, 360);
+    // "Unpause" while playing: nothing to resume, so nothing is sent again.
+    client.pause(stream_id, false, 360.0).unwrap();
+    for i in 10..15u32 {
+        publisher.send(video(i * 40, false, 300));
+    }
+    take(&mut client, &mut socket, 560);
+    let media: Vec<u32> = timestamps.into_iter().filter(|t| *t > 0).collect();
+    assert_eq!(media, (1..15).map(|i| i * 40).collect::<Vec<u32>>());
+}

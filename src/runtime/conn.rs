@@ -65,6 +65,8 @@ pub(crate) struct Conn {
     pub read_paused: bool,
     /// Media is held for one write until then (write coalescing).
     pub hold_until: Option<Instant>,
+    /// Queued output past which the connection is closed.
+    output_limit: usize,
 }
 
 /// Output beyond this is written even while held: a burst (a keyframe) gains nothing
@@ -82,12 +84,15 @@ pub(crate) enum ReadOutcome {
 }
 
 impl Conn {
+    /// `output_limit`: queued output past which the peer is taken not to read (see
+    /// [`Conn::flush`]).
     pub fn new(
         id: ConnectionId,
         socket: Socket,
         peer: SocketAddr,
         session: ServerSession,
         now: u64,
+        output_limit: usize,
     ) -> Self {
         Conn {
             id,
@@ -106,6 +111,7 @@ impl Conn {
             close: None,
             read_paused: false,
             hold_until: None,
+            output_limit,
         }
     }
 
@@ -165,12 +171,21 @@ impl Conn {
 
     /// Moves the session's output into the write queue and writes as much as the socket
     /// takes, in vectored writes; while the connection is held, only a large queue is
-    /// written.
+    /// written. A queue over the output limit closes the connection: media stops being
+    /// queued at the player's bound, so only a peer that keeps asking (pings, commands)
+    /// without reading the answers gets there.
     pub fn flush(&mut self) {
         while let Some(out) = self.session.poll_transmit() {
             self.out.push(out);
         }
         if self.close.is_some() {
+            return;
+        }
+        if self.out.len() > self.output_limit {
+            let limit = self.output_limit;
+            self.fail(DisconnectReason::ProtocolError(format!(
+                "over {limit} bytes of output queued: the peer does not read"
+            )));
             return;
         }
         if self.hold_until.is_some() {

@@ -96,11 +96,14 @@ impl Shared {
         }
     }
 
-    /// Reports an event to the application; frames of tapped streams are dropped rather
-    /// than queued without bound when the application does not keep up.
+    /// Reports an event to the application; frames of tapped streams and metadata (which a
+    /// publisher may send as often as frames) are dropped rather than queued without bound
+    /// when the application does not keep up.
     pub fn emit(&self, event: Event) {
-        if matches!(event, Event::Frame { .. }) && self.events.len() >= self.config.tap_backlog {
-            log::debug!("tap backlog full: dropping a frame");
+        if matches!(event, Event::Frame { .. } | Event::Metadata { .. })
+            && self.events.len() >= self.config.tap_backlog
+        {
+            log::debug!("event backlog full: dropping a frame or metadata event");
             return;
         }
         let _ = self.events.send(event);

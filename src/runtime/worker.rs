@@ -123,8 +123,14 @@ impl Worker {
         }
     }
 
+    /// Handles the commands queued when it starts: those that arrive meanwhile (fan-outs
+    /// from other workers, a batch asking to come back) wait for the next pass, so reads
+    /// and timers get their turn. Each of them woke the waker: the next poll returns at once.
     fn handle_commands(&mut self) {
-        while let Ok(command) = self.commands.try_recv() {
+        for _ in 0..self.commands.len() {
+            let Ok(command) = self.commands.try_recv() else {
+                break;
+            };
             match command {
                 WorkerCommand::Adopt(socket, peer, tls) => self.adopt(socket, peer, tls),
                 WorkerCommand::Decide {
@@ -203,8 +209,18 @@ impl Worker {
         let now = self.shared.now();
         let session = ServerSession::new(self.shared.config.session.clone(), seed, now);
         log::debug!("{id} accepted from {peer}");
-        self.conns
-            .insert(token, Conn::new(id, socket, peer, session, now));
+        // A player's queue takes media up to its bound, plus one batch from the stream's
+        // log and one metadata message; what is beyond that by more than 1 MiB is replies
+        // the peer never reads.
+        let config = &self.shared.config;
+        let output_limit = config.player_queue_bytes
+            + config.stream_limits.max_cached_bytes
+            + config.session.chunk_limits.max_message_size as usize
+            + (1 << 20);
+        self.conns.insert(
+            token,
+            Conn::new(id, socket, peer, session, now, output_limit),
+        );
         self.tokens.insert(id, token);
         if self.shutdown_deadline.is_some() {
             if let Some(conn) = self.conns.get_mut(&token) {
@@ -422,10 +438,17 @@ impl Worker {
                 stream_id, pause, ..
             } => {
                 if let Some(player) = conn.players.iter_mut().find(|p| p.stream_id == stream_id) {
-                    player.paused = pause;
-                    if !pause {
-                        // Resume live, from the newest keyframe.
-                        player.cursor = player.stream.log().join_point();
+                    let was_paused = std::mem::replace(&mut player.paused, pause);
+                    if was_paused && !pause {
+                        // Resume live: a player left behind the newest keyframe skips to
+                        // it (whole GOPs, headers again); one still inside the current GOP
+                        // takes what it missed.
+                        let join = player.stream.log().join_point();
+                        if player.cursor < join {
+                            conn.stats.frames_dropped += join - player.cursor;
+                            player.cursor = join;
+                            player.primed = false;
+                        }
                         let stream = player.stream.clone();
                         self.pump(token, &stream);
                     }
@@ -583,10 +606,13 @@ impl Worker {
                 }
                 // Frames of the current publish go out even after the publisher left:
                 // its last frames may still be in the log.
+                // A player whose queue is over its bound takes nothing more, metadata
+                // included (the latest version goes out once it drains).
+                player.starved = queued >= queue_limit;
                 if log.generation > 0 {
-                    if log.metadata_version() != player.metadata_version {
+                    if !player.starved && log.metadata_version() != player.metadata_version {
                         player.metadata_version = log.metadata_version();
-                        send_metadata = log.metadata.clone();
+                        send_metadata = log.metadata_body();
                     }
                     let resume = log.resume_point(player.cursor);
                     if resume != player.cursor {
@@ -599,7 +625,6 @@ impl Worker {
                         player.primed = true;
                         headers.extend(log.headers.iter().cloned());
                     }
-                    player.starved = queued >= queue_limit;
                     if !player.starved {
                         log.frames_from(player.cursor, FANOUT_BATCH, &mut self.batch);
                     }
@@ -610,8 +635,8 @@ impl Worker {
             if notify == Some(true) {
                 let _ = session.send_publish_notify(stream_id);
             }
-            if let Some(metadata) = send_metadata {
-                let _ = session.send_metadata(stream_id, metadata);
+            if let Some(body) = send_metadata {
+                let _ = session.send_metadata_body(stream_id, body);
             }
             for frame in headers.iter().chain(self.batch.iter()) {
                 if session

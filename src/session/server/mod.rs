@@ -472,8 +472,13 @@ impl ServerSession {
 
     /// Sends stream metadata (`onMetaData`) to a playing client.
     pub fn send_metadata(&mut self, stream_id: u32, metadata: Amf0Value) -> Result<()> {
+        self.send_metadata_body(stream_id, DataMessage::on_metadata(metadata).encode())
+    }
+
+    /// Sends an already encoded `onMetaData` data message body (one encoding shared by
+    /// every player of a stream).
+    pub fn send_metadata_body(&mut self, stream_id: u32, body: Bytes) -> Result<()> {
         self.require_connected()?;
-        let body = DataMessage::on_metadata(metadata).encode();
         self.transport.send_data(stream_id, 0, body);
         Ok(())
     }
