@@ -108,6 +108,10 @@ pub struct StreamCounters {
     pub bytes_in: AtomicU64,
 }
 
+/// What a stream without keyframes keeps: its players can only join at the head, so the
+/// log serves players that stall for a moment (about a minute of 128 kbit/s audio).
+const KEYFRAMELESS_CACHE_BYTES: usize = 1 << 20;
+
 /// Bounds on what a stream keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StreamLimits {
@@ -216,12 +220,21 @@ impl StreamLog {
         }
         self.cached_bytes += frame.payload.len();
         self.frames.push_back(frame);
-        while self.cached_bytes > limits.max_cached_bytes && !self.frames.is_empty() {
+        // Without a keyframe (audio-only streams, codecs whose keyframes are not known)
+        // a joiner starts at the head: the log only serves short stalls.
+        let bound = if self.keyframes.is_empty() {
+            limits.max_cached_bytes.min(KEYFRAMELESS_CACHE_BYTES)
+        } else {
+            limits.max_cached_bytes
+        };
+        while self.cached_bytes > bound && !self.frames.is_empty() {
             // Over the bound: drop whole GOPs from the front (or everything before the
             // last keyframe if only one is left).
             let next_keyframe = self.keyframes.iter().copied().find(|&k| k > self.base);
             match next_keyframe {
                 Some(k) => self.drop_until(k),
+                // No GOPs to keep whole: just the oldest frame.
+                None if self.keyframes.is_empty() => self.drop_until(self.base + 1),
                 None => {
                     let head = self.head();
                     self.drop_until(head);
@@ -523,6 +536,23 @@ mod tests {
         log.frames_from(25, 100, &mut out);
         assert_eq!(out.len(), 5);
         assert_eq!(out[0].timestamp, 25 * 33);
+    }
+
+    #[test]
+    fn an_audio_only_log_keeps_a_megabyte_not_the_whole_bound() {
+        let mut log = StreamLog::default();
+        let limits = StreamLimits::default();
+        for ts in 0..10_000u32 {
+            let body = Bytes::from([0xAF, 1, 0x21, 0x10].repeat(256));
+            log.push(Frame::from_tag(MediaKind::Audio, ts, body), &limits);
+        }
+        assert!(
+            log.cached_bytes <= KEYFRAMELESS_CACHE_BYTES,
+            "{}",
+            log.cached_bytes
+        );
+        assert!(log.cached_bytes > KEYFRAMELESS_CACHE_BYTES - 2048);
+        assert_eq!(log.join_point(), log.head());
     }
 
     #[test]
