@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use rtmp_core::client::{Client, ClientNotice, ClientOptions};
 use rtmp_core::media::flv::{FlvHeader, FlvWriter, TagKind};
 use rtmp_core::protocol::command::DataMessage;
-use rtmp_core::MediaKind;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -55,11 +54,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         match notice {
             ClientNotice::Frame(frame) => {
-                let kind = match frame.kind {
-                    MediaKind::Audio => TagKind::Audio,
-                    MediaKind::Video => TagKind::Video,
-                };
-                writer.write(kind, frame.timestamp, &frame.payload)?;
+                writer.write(frame.kind.into(), frame.timestamp, &frame.payload)?;
                 frames += 1;
             }
             ClientNotice::Metadata(metadata) => {

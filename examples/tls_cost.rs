@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rtmp_core::client::{Client, ClientNotice, ClientOptions, TlsOptions};
-use rtmp_core::media::flv::{FlvReader, TagKind};
-use rtmp_core::{Frame, MediaKind, Server};
+use rtmp_core::media::flv::FlvReader;
+use rtmp_core::{Frame, Server};
 
 struct Args {
     source: String,
@@ -176,10 +176,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut tags = Vec::new();
     for tag in FlvReader::from_bytes(data)? {
         let tag = tag?;
-        let kind = match tag.kind {
-            TagKind::Video => MediaKind::Video,
-            TagKind::Audio => MediaKind::Audio,
-            _ => continue,
+        let Some(kind) = tag.kind.media() else {
+            continue;
         };
         tags.push(Frame::from_tag(kind, tag.timestamp, tag.body));
     }

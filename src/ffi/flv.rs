@@ -10,7 +10,6 @@ use super::{boundary, fail_with, handle, out_param, str_arg, RtmpFrame, RtmpMeta
 use crate::media::flv::{FlvError, FlvHeader, FlvReader, FlvWriter, TagKind};
 use crate::protocol::amf::AmfLimits;
 use crate::protocol::command::DataMessage;
-use crate::session::MediaKind;
 
 /// Writes an FLV file. Made by `rtmp_flv_writer_new`, closed by `rtmp_flv_writer_close`
 /// (or `rtmp_flv_writer_free`). Belongs to one thread, like a packager.
@@ -124,12 +123,8 @@ pub unsafe extern "C" fn rtmp_flv_writer_write(
 ) -> RtmpResult {
     boundary(|| {
         let frame = &handle!(frame).frame;
-        let kind = match frame.kind {
-            MediaKind::Audio => TagKind::Audio,
-            MediaKind::Video => TagKind::Video,
-        };
         // SAFETY: forwarded from the caller's contract.
-        unsafe { write_tag(writer, kind, frame.timestamp, &frame.payload) }
+        unsafe { write_tag(writer, frame.kind.into(), frame.timestamp, &frame.payload) }
     })
 }
 
@@ -267,21 +262,17 @@ pub unsafe extern "C" fn rtmp_flv_reader_next(
                 Some(Err(e)) => return flv_error("FLV read", e),
                 Some(Ok(tag)) => tag,
             };
-            let (made_frame, made_metadata) = match tag.kind {
+            let (made_frame, made_metadata) = match tag.kind.media() {
                 // An empty tag is no frame: it could not be published or decoded.
-                TagKind::Audio | TagKind::Video if tag.body.is_empty() => continue,
-                TagKind::Audio | TagKind::Video => {
-                    let kind = match tag.kind {
-                        TagKind::Audio => MediaKind::Audio,
-                        _ => MediaKind::Video,
-                    };
+                Some(_) if tag.body.is_empty() => continue,
+                Some(kind) => {
                     let made = crate::hub::Frame::from_tag(kind, tag.timestamp, tag.body);
                     (
                         Box::into_raw(Box::new(RtmpFrame::new(made))),
                         std::ptr::null_mut(),
                     )
                 }
-                TagKind::Script => {
+                None => {
                     let Ok(message) = DataMessage::decode(&tag.body, false, AmfLimits::default())
                     else {
                         continue;

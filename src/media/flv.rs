@@ -22,6 +22,8 @@ use std::io::{self, Read, Write};
 
 use bytes::{BufMut, Bytes};
 
+use crate::session::MediaKind;
+
 /// Bytes of the FLV header as this module writes it (and the smallest valid data offset).
 pub const HEADER_LEN: usize = 9;
 /// Bytes of a tag header (type, size, timestamp, extended timestamp, stream id).
@@ -162,6 +164,24 @@ impl TagKind {
             9 => Some(TagKind::Video),
             18 => Some(TagKind::Script),
             _ => None,
+        }
+    }
+
+    /// The media an audio or video tag carries; `None` for script data.
+    pub fn media(self) -> Option<MediaKind> {
+        match self {
+            TagKind::Audio => Some(MediaKind::Audio),
+            TagKind::Video => Some(MediaKind::Video),
+            TagKind::Script => None,
+        }
+    }
+}
+
+impl From<MediaKind> for TagKind {
+    fn from(kind: MediaKind) -> Self {
+        match kind {
+            MediaKind::Audio => TagKind::Audio,
+            MediaKind::Video => TagKind::Video,
         }
     }
 }

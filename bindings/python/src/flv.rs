@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 
 use rtmp_core::media::flv::{FlvHeader, FlvReader, FlvWriter as CoreWriter, TagKind};
 use rtmp_core::protocol::command::DataMessage;
-use rtmp_core::{Error, MediaKind};
+use rtmp_core::Error;
 
 use crate::amf;
 use crate::errors::{self, IntoPyResult};
@@ -26,10 +26,8 @@ pub fn read_flv(py: Python<'_>, path: PathBuf) -> PyResult<Vec<Frame>> {
             let mut frames = Vec::new();
             for tag in FlvReader::from_bytes(data)? {
                 let tag = tag?;
-                let kind = match tag.kind {
-                    TagKind::Audio => MediaKind::Audio,
-                    TagKind::Video => MediaKind::Video,
-                    _ => continue,
+                let Some(kind) = tag.kind.media() else {
+                    continue;
                 };
                 frames.push(rtmp_core::Frame::from_tag(kind, tag.timestamp, tag.body));
             }
@@ -71,12 +69,12 @@ impl FlvWriter {
         let writer = inner
             .as_mut()
             .ok_or_else(|| errors::error(py, "ClosedError", "the FLV writer is closed".into()))?;
-        let kind = match frame.inner.kind {
-            MediaKind::Audio => TagKind::Audio,
-            MediaKind::Video => TagKind::Video,
-        };
         writer
-            .write(kind, frame.inner.timestamp, &frame.inner.payload)
+            .write(
+                frame.inner.kind.into(),
+                frame.inner.timestamp,
+                &frame.inner.payload,
+            )
             .map_err(|e| errors::to_py(py, Error::Flv(e)))
     }
 
