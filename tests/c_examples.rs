@@ -290,45 +290,55 @@ fn decoded_hashes(path: &Path, stream: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn ingest_c_turns_what_ffmpeg_publishes_into_elementary_streams_that_decode_identically() {
-    let binary = example("ingest", "ffmpeg");
-    let out_dir = scratch().join("ingest-c");
-    let _ = std::fs::remove_dir_all(&out_dir);
-    std::fs::create_dir_all(&out_dir).unwrap();
+/// An empty scratch directory for one test's files.
+fn fresh_dir(name: &str) -> PathBuf {
+    let dir = scratch().join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs examples/c/ingest.c writing into `out_dir` while `ffmpeg` publishes `source`
+/// (`-c copy`, after `maps`) to `rtmp://ADDR/{path}`; returns ingest's log once that
+/// publish has ended and ingest has stopped.
+fn ingest_publish(
+    test: &str,
+    ffmpeg: &str,
+    source: &Path,
+    maps: &[&str],
+    path: &str,
+    out_dir: &Path,
+) -> String {
+    let binary = example("ingest", test);
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let mut ingest = Peer::spawn(
-        "ingest-c",
+        &format!("ingest-c-{test}"),
         binary.to_str().unwrap(),
         &["--listen", &listen, "--out", out_dir.to_str().unwrap()],
     );
     wait_for_port(port, &ingest);
-    let (source, (video, audio)) = source_flv().clone();
-    let mut ffmpeg = Peer::spawn(
-        "ingest-ffmpeg",
-        "ffmpeg",
-        &[
-            "-v",
-            "error",
-            "-i",
-            source.to_str().unwrap(),
-            "-c",
-            "copy",
-            "-f",
-            "flv",
-            &format!("rtmp://{listen}/live/cam/1"),
-        ],
-    );
-    ffmpeg.finish(Duration::from_secs(30));
+    let url = format!("rtmp://{listen}/{path}");
+    let mut args = vec!["-v", "error", "-i", source.to_str().unwrap()];
+    args.extend_from_slice(maps);
+    args.extend_from_slice(&["-c", "copy", "-f", "flv", &url]);
+    let mut publisher = Peer::spawn(&format!("ingest-{test}-ffmpeg"), ffmpeg, &args);
+    publisher.finish(Duration::from_secs(30));
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !ingest.log_text().contains("unpublish live/cam/1") {
+    while !ingest.log_text().contains(&format!("unpublish {path}")) {
         assert!(Instant::now() < deadline, "{}", ingest.log_text());
         std::thread::sleep(Duration::from_millis(50));
     }
     ingest.interrupt();
     ingest.finish(Duration::from_secs(10));
-    let log = ingest.log_text();
+    ingest.log_text()
+}
+
+#[test]
+fn ingest_c_turns_what_ffmpeg_publishes_into_elementary_streams_that_decode_identically() {
+    let out_dir = fresh_dir("ingest-c");
+    let (source, (video, audio)) = source_flv().clone();
+    let log = ingest_publish("ffmpeg", "ffmpeg", &source, &[], "live/cam/1", &out_dir);
     // ffmpeg ends the video with an AVC end-of-sequence tag: configuration, not a picture.
     let expected = format!("unpublish live/cam/1 video={video} audio={audio} skipped=0");
     assert!(log.contains(&expected), "expected {expected:?} in:\n{log}");
@@ -356,10 +366,7 @@ fn ingest_c_turns_what_ffmpeg_publishes_into_elementary_streams_that_decode_iden
 
 #[test]
 fn ingest_c_splits_an_enhanced_rtmp_multitrack_publish_from_ffmpeg_9_by_track() {
-    let binary = example("ingest", "multitrack");
-    let out_dir = scratch().join("ingest-c-multitrack");
-    let _ = std::fs::remove_dir_all(&out_dir);
-    std::fs::create_dir_all(&out_dir).unwrap();
+    let out_dir = fresh_dir("ingest-c-multitrack");
     // Two renditions of one picture and a sound, in a container that holds them all.
     let source = out_dir.join("renditions.mkv");
     support::run_modern_ffmpeg(&[
@@ -391,41 +398,16 @@ fn ingest_c_splits_an_enhanced_rtmp_multitrack_publish_from_ffmpeg_9_by_track() 
         "aac",
         source.to_str().unwrap(),
     ]);
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut ingest = Peer::spawn(
-        "ingest-c-multitrack",
-        binary.to_str().unwrap(),
-        &["--listen", &listen, "--out", out_dir.to_str().unwrap()],
-    );
-    wait_for_port(port, &ingest);
     // ffmpeg 9 sends the second video stream as E-RTMP v2 multitrack track 1.
-    let mut ffmpeg = Peer::spawn(
-        "ingest-multitrack-ffmpeg",
-        support::modern_ffmpeg().to_str().unwrap(),
-        &[
-            "-v",
-            "error",
-            "-i",
-            source.to_str().unwrap(),
-            "-map",
-            "0",
-            "-c",
-            "copy",
-            "-f",
-            "flv",
-            &format!("rtmp://{listen}/live/mt"),
-        ],
+    let modern = support::modern_ffmpeg().to_str().unwrap();
+    let log = ingest_publish(
+        "multitrack",
+        modern,
+        &source,
+        &["-map", "0"],
+        "live/mt",
+        &out_dir,
     );
-    ffmpeg.finish(Duration::from_secs(30));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !ingest.log_text().contains("unpublish live/mt") {
-        assert!(Instant::now() < deadline, "{}", ingest.log_text());
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    ingest.interrupt();
-    ingest.finish(Duration::from_secs(10));
-    let log = ingest.log_text();
     assert!(log.contains("skipped=0"), "{log}");
     for (file, stream) in [
         ("live-mt.h264", "0:v:0"),

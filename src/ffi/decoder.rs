@@ -174,7 +174,8 @@ pub unsafe extern "C" fn rtmp_depacketizer_free(depacketizer: *mut RtmpDepacketi
 
 #[cfg(test)]
 mod tests {
-    use super::super::{rtmp_frame_free, rtmp_frame_new, rtmp_last_error};
+    use super::super::tests_abi::last_error;
+    use super::super::{rtmp_frame_free, rtmp_frame_new};
     use super::*;
     use crate::media::encoder::{AudioCodec, AudioPackager, VideoCodec, VideoPackager};
     use crate::session::MediaKind;
@@ -224,15 +225,6 @@ mod tests {
             rc,
             Some(unsafe { std::slice::from_raw_parts(frames, count) }),
         )
-    }
-
-    fn last_error() -> String {
-        let mut buf = [0 as c_char; 256];
-        rtmp_last_error(buf.as_mut_ptr(), buf.len());
-        // SAFETY: rtmp_last_error NUL-terminates within the buffer.
-        unsafe { CStr::from_ptr(buf.as_ptr()) }
-            .to_string_lossy()
-            .into_owned()
     }
 
     #[test]

@@ -48,7 +48,8 @@ fn adts(payload: &[u8]) -> Vec<u8> {
     out
 }
 
-fn last_error() -> String {
+/// The calling thread's last error message.
+pub(super) fn last_error() -> String {
     let mut buf = [0 as c_char; 256];
     rtmp_last_error(buf.as_mut_ptr(), buf.len());
     // SAFETY: rtmp_last_error NUL-terminates what it writes.
